@@ -1,0 +1,316 @@
+"""Shared machinery of the seqcore cells and layers.
+
+A seqcore cell splits one recurrent step into two halves:
+
+* `project_inputs(x)`: everything that depends on the input alone (the input
+  kernel, the input bias, layer normalisation of the input projection). It
+  accepts a single step `(batch, features)` or a whole sequence
+  `(batch, time, features)`.
+* `recurrent_step(projected_t, states, recurrent_mask)`: the part that needs
+  the previous state.
+
+`cell.call` chains both, so a cell works inside `keras.layers.RNN` like any
+Keras cell. The seqcore layers instead project the whole sequence with one
+matmul before the time loop and run only `recurrent_step` inside it.
+"""
+
+import keras
+from keras import activations, constraints, initializers, ops, regularizers
+from keras.src import backend as keras_backend
+from keras.src import tree
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+from seqcore import _validation as check
+
+
+def layer_norm(x, gamma, beta=None, groups=1, epsilon=1e-5):
+    """Normalises each of `groups` equal chunks of the last axis of `x`.
+
+    Statistics are computed in float32 (at least) so that the mixed-precision
+    policies stay stable; the result has the dtype of `x`.
+    """
+    dtype = x.dtype
+    compute = "float32" if dtype in ("float16", "bfloat16") else dtype
+    y = ops.cast(x, compute)
+    shape = ops.shape(y)
+    width = y.shape[-1] // groups
+    y = ops.reshape(y, (*shape[:-1], groups, width))
+    mean = ops.mean(y, axis=-1, keepdims=True)
+    var = ops.mean(ops.square(y - mean), axis=-1, keepdims=True)
+    y = (y - mean) * ops.rsqrt(var + epsilon)
+    y = ops.reshape(y, shape)
+    y = y * ops.cast(gamma, compute)
+    if beta is not None:
+        y = y + ops.cast(beta, compute)
+    return ops.cast(y, dtype)
+
+
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
+    """Base of the seqcore cells: arguments, weights bookkeeping, config.
+
+    Subclasses set `gates` (number of `units`-wide blocks in the kernels) and
+    implement `build`, `project_inputs`, `recurrent_step` and `state_size`.
+    """
+
+    gates = 1
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        # Keras's cells accept `implementation`; it only reorders their math.
+        kwargs.pop("implementation", None)
+        super().__init__(**kwargs)
+        self.units = check.check_units(units)
+        self.activation = activations.get(activation)
+        self.use_bias = check.check_bool("use_bias", use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = check.check_rate("dropout", dropout)
+        self.recurrent_dropout = check.check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = check.check_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.output_size = self.units
+
+    def add_kernels(self, input_dim):
+        """Creates `kernel` and `recurrent_kernel` with Keras's names and shapes."""
+        width = self.units * self.gates
+        self.kernel = self.add_weight(
+            shape=(input_dim, width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+
+    def add_bias(self, shape, initializer=None):
+        if not self.use_bias:
+            self.bias = None
+            return
+        self.bias = self.add_weight(
+            shape=shape,
+            name="bias",
+            initializer=initializer or self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+
+    def add_norm_weights(self, *names):
+        """Layer-norm gains (ones) and `*_beta` shifts (zeros), `units * gates` wide
+        unless the name starts with `cell_`."""
+        for name in names:
+            width = self.units if name.startswith("cell_") else self.units * self.gates
+            init = "zeros" if name.endswith("beta") else "ones"
+            setattr(self, name, self.add_weight(shape=(width,), name=name, initializer=init))
+
+    def call(self, inputs, states, training=False):
+        nested = tree.is_nested(states)
+        states = list(states) if nested else [states]
+        if training and self.dropout > 0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        recurrent_mask = None
+        if training and self.recurrent_dropout > 0:
+            recurrent_mask = self.get_recurrent_dropout_mask(states[0])
+        output, new_states = self.recurrent_step(
+            self.project_inputs(inputs), states, recurrent_mask
+        )
+        return output, (new_states if nested else new_states[0])
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+def cell_property(name):
+    """A read-only layer attribute that forwards to the cell, as Keras's layers have."""
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
+_COMMON_CELL_ARGUMENTS = (
+    "units",
+    "activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+)
+_CELL_CONFIG_SKIP = ("name", "dtype", "trainable")
+
+
+class RecurrentLayer(keras.layers.RNN):
+    """Base of the seqcore layers: a `keras.layers.RNN` with a faster inner loop.
+
+    The input projection of every step is one matmul before the loop; the loop
+    itself (`tf.while_loop`, or unrolled) only runs `cell.recurrent_step`.
+    Masking, `go_backwards`, statefulness, `unroll` and dropout keep the
+    semantics of `keras.layers.RNN`.
+    """
+
+    cell_class = None
+    cell_name = None
+    has_cudnn = False
+
+    def __init_subclass__(cls, cell_arguments=(), **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in (*_COMMON_CELL_ARGUMENTS, *cell_arguments):
+            setattr(cls, name, cell_property(name))
+
+    def __init__(
+        self,
+        cell_kwargs,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        activity_regularizer=None,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        cell_kwargs.update(implementation=kwargs.pop("implementation", None))
+        cell = self.cell_class(
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=self.cell_name,
+            **cell_kwargs,
+        )
+        for name, value in (
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+            ("go_backwards", go_backwards),
+            ("stateful", stateful),
+            ("unroll", unroll),
+        ):
+            check.check_bool(name, value)
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.use_cudnn = check.check_use_cudnn(use_cudnn)
+
+    def cudnn_loop(self, sequences, initial_state, mask, training):
+        """The cuDNN kernel when `use_cudnn=True` (LSTM and GRU override this)."""
+        raise NotImplementedError
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if tree.is_nested(mask):
+            mask = mask[0]
+        if self.use_cudnn is True:
+            try:
+                return self.cudnn_loop(sequences, initial_state, mask, training)
+            except NotImplementedError:
+                raise ValueError(
+                    "use_cudnn=True was specified, but cuDNN is not available for this "
+                    "layer configuration on this machine (it needs a GPU, tanh/sigmoid "
+                    "activations, use_bias=True, no recurrent_dropout, unroll=False and "
+                    "no peephole or layer_norm). Received: use_cudnn=True"
+                ) from None
+        cell = self.cell
+        if training and cell.dropout > 0:
+            mask_t = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(mask_t, 1)
+        recurrent_mask = None
+        if training and cell.recurrent_dropout > 0:
+            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        projected = cell.project_inputs(sequences)
+
+        def step(projected_t, states):
+            return cell.recurrent_step(projected_t, list(states), recurrent_mask)
+
+        return keras_backend.rnn(
+            step,
+            projected,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
+
+    def get_config(self):
+        cell_config = {
+            key: value
+            for key, value in self.cell.get_config().items()
+            if key not in _CELL_CONFIG_SKIP
+        }
+        config = super().get_config()
+        del config["cell"]
+        config.update(cell_config)
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if self.has_cudnn:
+            config["use_cudnn"] = self.use_cudnn
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
