@@ -90,7 +90,8 @@ def _convert(obj, convert_one):
 
 
 def to_seqcore(obj):
-    """Returns a copy of a Keras model (Sequential or functional) in which every `keras.layers.LSTM`, `GRU` and `SimpleRNN` (also inside `Bidirectional`
+    """Returns a copy of a Keras model (Sequential or functional) in which every
+    `keras.layers.LSTM`, `GRU` and `SimpleRNN` (also inside `Bidirectional`
     and nested models) is the seqcore layer with the same config and weights.
     A single recurrent layer is converted too (built and with its weights if the
     original was built)."""

@@ -1,0 +1,217 @@
+"""The demo job: train, evaluate, export and serve a seqcore LSTM on built-in data.
+
+Trains `Input -> seqcore.LSTM -> Dense(softmax)` on the synthetic "order" task of
+`pipelines.synthetic`, exports it as a SavedModel in TF Serving layout
+(`<out>/demo/<version>/saved_model.pb`), reloads the export in a new Python process with
+`tf.saved_model.load` and checks that its `serve` signature reproduces the Keras
+predictions.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import keras
+import numpy as np
+
+import seqcore
+from pipelines import synthetic
+
+APP_NAME = "demo"
+SERVE_SIGNATURE = "serve"
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+class ServingCheckError(RuntimeError):
+    """The exported model could not be run in a fresh process."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """Run settings of the demo (the model architecture lives in the model's config)."""
+
+    out: pathlib.Path = pathlib.Path("saved_models")
+    epochs: int = 5
+    seed: int = 0
+    train_size: int = 2000
+    test_size: int = 500
+    batch_size: int = 32
+    timesteps: int = 16
+    features: int = 4
+    units: int = 16
+    learning_rate: float = 0.01
+    check_examples: int = 4
+    atol: float = 1e-5
+
+
+def build_model(timesteps, features, units, num_classes):
+    """Returns the (uncompiled) demo classifier."""
+    inputs = keras.Input((timesteps, features), name="sequence")
+    hidden = seqcore.LSTM(units, name="lstm")(inputs)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(hidden)
+    return keras.Model(inputs, outputs, name="order_classifier")
+
+
+class _EpochProgress(keras.callbacks.Callback):
+    def __init__(self, epochs, report):
+        super().__init__()
+        self.epochs = epochs
+        self.report = report
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.report(
+            f"epoch {epoch + 1}/{self.epochs}: loss {logs.get('loss', float('nan')):.4f}, "
+            f"accuracy {logs.get('accuracy', float('nan')):.3f}"
+        )
+
+
+def next_version(app_dir):
+    """Returns 1 + the highest numeric version folder under `app_dir` (1 if none)."""
+    app_dir = pathlib.Path(app_dir)
+    if not app_dir.is_dir():
+        return 1
+    versions = [int(p.name) for p in app_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export_versioned(model, app_dir):
+    """Exports `model` to `app_dir/<next version>/` atomically; returns that folder.
+
+    The SavedModel is written into a hidden temporary folder beside the versions and
+    renamed into place, so a server watching `app_dir` never sees a half-written version.
+    """
+    app_dir = pathlib.Path(app_dir)
+    app_dir.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=app_dir))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a server may run as another user
+    try:
+        model.export(str(tmp), format="tf_saved_model", verbose=False)
+        while True:
+            target = app_dir / str(next_version(app_dir))
+            try:
+                os.rename(tmp, target)
+                return target
+            except OSError:
+                if not target.exists():
+                    raise
+                # Another export took this version in the meantime: try the next one.
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def predict_in_new_process(export_dir, inputs, signature=SERVE_SIGNATURE, timeout=600):
+    """Runs `apps.serving_check` in a new interpreter; returns its predictions."""
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The child must import this very source tree, installed or not.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "apps.serving_check", str(export_dir)]
+    command += ["--signature", signature]
+    try:
+        proc = subprocess.run(
+            command,
+            input=json.dumps(np.asarray(inputs).tolist()),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ServingCheckError(f"serving check of {export_dir} took over {timeout} s") from exc
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise ServingCheckError(
+            f"serving check of {export_dir} exited with {proc.returncode}: {tail[0]}"
+        )
+    return np.asarray(json.loads(proc.stdout)["predictions"], dtype=np.float32)
+
+
+def run_demo(config, report=None):
+    """Trains, evaluates, exports and checks the demo model; returns a JSON-ready summary.
+
+    Args:
+        config: a `DemoConfig`.
+        report: optional callable taking one line of progress (e.g. an echo to stderr).
+
+    Raises:
+        ServingCheckError: the export could not be run in a new process.
+    """
+    report = report or (lambda line: None)
+    keras.utils.set_random_seed(config.seed)
+    x_train, y_train = synthetic.make_order(
+        config.train_size, timesteps=config.timesteps, features=config.features, seed=config.seed
+    )
+    x_test, y_test = synthetic.make_order(
+        config.test_size,
+        timesteps=config.timesteps,
+        features=config.features,
+        seed=config.seed + 1,
+    )
+    train = synthetic.to_dataset(x_train, y_train, config.batch_size, seed=config.seed)
+    test = synthetic.to_dataset(x_test, y_test, config.batch_size, shuffle=False)
+
+    model = build_model(
+        config.timesteps, config.features, config.units, synthetic.ORDER_NUM_CLASSES
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    report(
+        f"training {model.name} ({model.count_params()} parameters) on {config.train_size} "
+        f"synthetic 'order' sequences for {config.epochs} epochs"
+    )
+    history = model.fit(
+        train,
+        epochs=config.epochs,
+        shuffle=False,  # the dataset shuffles itself
+        verbose=0,
+        callbacks=[_EpochProgress(config.epochs, report)],
+    )
+    test_loss, test_accuracy = model.evaluate(test, verbose=0)
+    report(f"test accuracy {test_accuracy:.3f} on {config.test_size} sequences (chance 0.5)")
+
+    export_dir = export_versioned(model, pathlib.Path(config.out) / APP_NAME)
+    report(f"exported {export_dir}")
+
+    examples = x_test[: config.check_examples]
+    keras_predictions = model.predict(examples, verbose=0)
+    served = predict_in_new_process(export_dir, examples)
+    if served.shape == keras_predictions.shape:
+        max_abs_diff = float(np.max(np.abs(served - keras_predictions)))
+    else:
+        max_abs_diff = float("inf")
+    match = max_abs_diff <= config.atol
+    return {
+        "app": APP_NAME,
+        "export_dir": str(export_dir),
+        "version": int(export_dir.name),
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "train": {
+            "loss": float(history.history["loss"][-1]),
+            "accuracy": float(history.history["accuracy"][-1]),
+            "n": config.train_size,
+        },
+        "test": {"loss": float(test_loss), "accuracy": float(test_accuracy), "n": config.test_size},
+        "serving_check": {
+            "signature": SERVE_SIGNATURE,
+            "labels": y_test[: config.check_examples].tolist(),
+            "keras_predictions": keras_predictions.tolist(),
+            "served_predictions": served.tolist(),
+            "max_abs_diff": max_abs_diff,
+            "atol": config.atol,
+            "match": match,
+        },
+    }
