@@ -232,21 +232,13 @@ class RecurrentLayer(keras.layers.RNN):
             name=self.cell_name,
             **cell_kwargs,
         )
-        for name, value in (
-            ("return_sequences", return_sequences),
-            ("return_state", return_state),
-            ("go_backwards", go_backwards),
-            ("stateful", stateful),
-            ("unroll", unroll),
-        ):
-            check.check_bool(name, value)
         super().__init__(
             cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
+            return_sequences=check.check_bool("return_sequences", return_sequences),
+            return_state=check.check_bool("return_state", return_state),
+            go_backwards=check.check_bool("go_backwards", go_backwards),
+            stateful=check.check_bool("stateful", stateful),
+            unroll=check.check_bool("unroll", unroll),
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
