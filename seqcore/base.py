@@ -21,6 +21,7 @@ from keras.src import tree
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from seqcore import _validation as check
+from seqcore import fused
 
 
 def layer_norm(x, gamma, beta=None, groups=1, epsilon=1e-5):
@@ -145,6 +146,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         )
         return output, (new_states if nested else new_states[0])
 
+    def fused_loop(self, projected):
+        """Returns `(fused kind, projected, extras)` when this configuration has a
+        fused loop with hand-written BPTT (see `seqcore.fused`), else None."""
+        return None
+
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
@@ -266,6 +272,10 @@ class RecurrentLayer(keras.layers.RNN):
         if training and cell.dropout > 0:
             mask_t = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(mask_t, 1)
+        if not self.unroll and not (training and cell.recurrent_dropout > 0):
+            result = self._fused_loop(sequences, initial_state, mask, bool(training))
+            if result is not None:
+                return result
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
@@ -285,6 +295,31 @@ class RecurrentLayer(keras.layers.RNN):
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+
+    def _fused_loop(self, sequences, initial_state, mask, training):
+        time_major = ops.transpose(sequences, (1, 0, 2))
+        if self.go_backwards:
+            time_major = ops.flip(time_major, axis=0)
+        spec = self.cell.fused_loop(self.cell.project_inputs(time_major))
+        if spec is None:
+            return None
+        kind, projected, extras = spec
+        if mask is not None:
+            mask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), projected.dtype), -1)
+            if self.go_backwards:
+                mask = ops.flip(mask, axis=0)
+        last_output, outputs, states = fused.run(
+            kind,
+            projected,
+            [ops.cast(state, projected.dtype) for state in initial_state],
+            ops.cast(self.cell.recurrent_kernel, projected.dtype),
+            extras=extras,
+            mask=mask,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_sequences=self.return_sequences,
+            training=training,
+        )
+        return last_output, ops.transpose(outputs, (1, 0, 2)), states
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)

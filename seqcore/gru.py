@@ -15,6 +15,7 @@ from keras import activations, ops
 from keras.src import backend
 
 from seqcore import _validation as check
+from seqcore import fused
 from seqcore.base import RecurrentCell, RecurrentLayer, layer_norm
 
 
@@ -125,6 +126,24 @@ class GRUCell(RecurrentCell):
         if self.use_bias:
             x = x + (self.bias[0] if self.reset_after else self.bias)
         return x
+
+    def fused_loop(self, projected):
+        if (
+            not self.reset_after
+            or self.layer_norm
+            or self.activation is not activations.tanh
+            or self.recurrent_activation is not activations.sigmoid
+        ):
+            return None
+        units = self.units
+        if not self.use_bias:
+            return fused.GRU, projected, [ops.zeros((units,), projected.dtype)]
+        recurrent_bias = ops.cast(self.bias[1], projected.dtype)
+        # The recurrent biases of z and r add like input biases; the candidate's
+        # is multiplied by the reset gate, so it stays inside the loop.
+        zeros = ops.zeros((units,), projected.dtype)
+        folded = ops.concatenate([recurrent_bias[: 2 * units], zeros])
+        return fused.GRU, projected + folded, [recurrent_bias[2 * units :]]
 
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev = states[0]

@@ -16,10 +16,14 @@ from keras import activations, initializers, ops
 from keras.src import backend
 
 from seqcore import _validation as check
+from seqcore import fused
 from seqcore.base import RecurrentCell, RecurrentLayer, layer_norm
 
-PEEPHOLES = ("input_gate_peephole_weights", "forget_gate_peephole_weights",
-             "output_gate_peephole_weights")
+PEEPHOLES = (
+    "input_gate_peephole_weights",
+    "forget_gate_peephole_weights",
+    "output_gate_peephole_weights",
+)
 
 
 @keras.saving.register_keras_serializable(package="seqcore")
@@ -156,6 +160,16 @@ class LSTMCell(RecurrentCell):
             z = z + self.bias
         return z
 
+    def fused_loop(self, projected):
+        if (
+            self.peephole
+            or self.layer_norm
+            or self.activation is not activations.tanh
+            or self.recurrent_activation is not activations.sigmoid
+        ):
+            return None
+        return fused.LSTM, projected, []
+
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev, c_prev = states[0], states[1]
         if recurrent_mask is not None:
@@ -196,7 +210,10 @@ class LSTMCell(RecurrentCell):
 class LSTM(
     RecurrentLayer,
     cell_arguments=(
-        "recurrent_activation", "unit_forget_bias", "peephole", "layer_norm",
+        "recurrent_activation",
+        "unit_forget_bias",
+        "peephole",
+        "layer_norm",
         "layer_norm_epsilon",
     ),
 ):

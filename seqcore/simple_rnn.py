@@ -1,11 +1,12 @@
 """The fully connected recurrent network (Elman 1990), from its equation.
 
-    h_t = tanh(x_t W + h_{t-1} U + b)
+h_t = tanh(x_t W + h_{t-1} U + b)
 """
 
 import keras
-from keras import ops
+from keras import activations, ops
 
+from seqcore import fused
 from seqcore.base import RecurrentCell, RecurrentLayer
 
 
@@ -53,6 +54,11 @@ class SimpleRNNCell(RecurrentCell):
         if self.use_bias:
             x = x + self.bias
         return x
+
+    def fused_loop(self, projected):
+        if self.activation is not activations.tanh:
+            return None
+        return fused.SIMPLE_RNN, projected, []
 
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev = states[0]

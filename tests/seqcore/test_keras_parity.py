@@ -194,27 +194,61 @@ def test_initial_bias_matches_keras(kind, options):
     assert_outputs_close(ours.get_weights()[2], reference.get_weights()[2], atol=0)
 
 
+# training=True runs seqcore's fused loop with hand-written BPTT (for the default
+# activations); training=False its lean loop differentiated by autodiff.
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("mask_name", list(MASKS))
 @pytest.mark.parametrize("kind", list(LAYERS))
-def test_gradients_match_keras(kind, mask_name, go_backwards):
+def test_gradients_match_keras(kind, mask_name, go_backwards, return_sequences, training):
     reference, ours = make_pair(
-        kind, return_sequences=True, return_state=True, go_backwards=go_backwards
+        kind, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards
     )
     inputs, mask = random_inputs(), mask_tensor(mask_name)
+    state = [tf.constant(s) for s in random_initial_state(kind)]
 
     def gradients(layer):
         with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            outputs = layer(inputs, mask=mask)
-            loss = sum(tf.reduce_sum(tf.square(output)) for output in outputs)
-        return tape.gradient(loss, [inputs, *layer.trainable_weights])
+            tape.watch([inputs, *state])
+            outputs = layer(inputs, initial_state=state, mask=mask, training=training)
+            # Different weights per output, so each output's gradient path counts.
+            loss = sum(
+                (i + 1) * tf.reduce_sum(tf.square(output)) for i, output in enumerate(outputs)
+            )
+        return tape.gradient(loss, [inputs, *state, *layer.trainable_weights])
 
     assert [w.path for w in ours.trainable_weights] == [w.path for w in reference.trainable_weights]
     expected = gradients(reference)
     actual = gradients(ours)
     assert all(gradient is not None for gradient in actual)
     assert_outputs_close(actual, expected, atol=GRADIENT_ATOL)
+
+
+@pytest.mark.parametrize("mask_name", list(MASKS))
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+def test_bidirectional_zero_output_gradients_match_keras(kind, mask_name):
+    # Bidirectional(return_sequences=True) sets zero_output_for_mask on both layers.
+    layers = []
+    for module in (keras.layers, seqcore):
+        layer = keras.layers.Bidirectional(
+            getattr(module, kind)(UNITS, return_sequences=True), merge_mode="concat"
+        )
+        layer.build((BATCH, TIME, FEATURES))
+        layers.append(layer)
+    reference, ours = layers
+    randomise(reference, seed=3)
+    ours.set_weights(reference.get_weights())
+    inputs, mask = random_inputs(), mask_tensor(mask_name)
+
+    def gradients(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.square(layer(inputs, mask=mask, training=True)))
+        return tape.gradient(loss, [inputs, *layer.trainable_weights])
+
+    assert ours.forward_layer.zero_output_for_mask
+    assert_outputs_close(gradients(ours), gradients(reference), atol=GRADIENT_ATOL)
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
