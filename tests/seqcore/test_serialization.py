@@ -257,3 +257,29 @@ def test_tf_saved_model_export_serves_identical_outputs(tmp_path, name):
     served = reloaded.serve(tf.constant(x))
 
     np.testing.assert_allclose(served.numpy(), expected, atol=1e-6)
+
+
+def saved_model_op_types(path):
+    """Every op type in a SavedModel's graph, its function library included."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((pathlib.Path(path) / "saved_model.pb").read_bytes())
+    types = set()
+    for meta_graph in saved.meta_graphs:
+        types.update(node.op for node in meta_graph.graph_def.node)
+        for function in meta_graph.graph_def.library.function:
+            types.update(node.op for node in function.node_def)
+    return types
+
+
+def test_export_has_no_device_specific_ops(tmp_path):
+    # Keras bakes cuDNN kernels into exports made on a GPU (keras-team/keras#18504);
+    # seqcore's default loop is plain TensorFlow ops, so an export runs on any device.
+    model = export_models()["plain"]
+    model.export(str(tmp_path / "plain"), format="tf_saved_model", verbose=False)
+
+    types = saved_model_op_types(tmp_path / "plain")
+
+    assert "While" in types or "StatelessWhile" in types
+    assert not {t for t in types if "Cudnn" in t or t.startswith("_Xla")}
