@@ -12,6 +12,21 @@ weights and times them alternately, repetition by repetition:
 
 Each model is ``Input(batch_shape=(B, T, F)) -> [Masking(0.0)] -> RNN(U)`` trained
 with MSE on its last output. Run ``python benchmarks/rnn_speed.py --help``.
+
+Training memory (``train mem MB``) on CPU is measured per process, not with TF's
+allocator statistics: with oneDNN on, TF's CPU allocator counts only allocations
+>= 256 KiB, which hides Keras's small per-step loop tensors but not seqcore's
+large stacked ones. For ``keras`` and ``seqcore`` (and ``keras-xla`` with
+``--memory-xla``) the script starts fresh copies of itself (hidden option
+``--memory-worker``) that build and compile the same model with the same weights
+and call its forward function once, then either stop (a) or also run
+``MEMORY_STEPS`` ``train_on_batch`` steps (b). ``train mem MB`` is the median over
+``--memory-repeats`` pairs of peak RSS of (b) minus that of (a). On Linux the peak is
+``VmHWM`` from ``/proc/self/status``, not ``ru_maxrss``: across fork + exec the kernel
+carries the parent's high-water mark into the child's ``ru_maxrss``, so a worker started
+by this (larger) process would report the parent's peak.
+With ``--device gpu`` it is the BFC allocator's peak during a step above its level
+before, which tracks every allocation.
 """
 
 import argparse
@@ -20,14 +35,18 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from typing import NamedTuple
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMPLS = ("keras", "keras-xla", "seqcore")
+MEMORY_IMPLS = ("keras", "seqcore")
+WORKER_RESULT = "RNN_SPEED_MEMORY_WORKER"
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 LAYER_NAMES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 DEFAULT_SHAPES = "64x100x64x128,32x500x32x256"
@@ -118,8 +137,26 @@ def build_parser():
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument(
+        "--memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure training memory (on CPU: peak RSS of fresh subprocesses, a few seconds each)",
+    )
+    parser.add_argument(
+        "--memory-repeats",
+        type=int,
+        default=2,
+        help="CPU: (forward-only, training) subprocess pairs per impl; the median is reported",
+    )
+    parser.add_argument(
+        "--memory-xla",
+        action="store_true",
+        help="CPU: also measure keras-xla's training memory (default: keras and seqcore only)",
+    )
+    parser.add_argument(
         "--json", type=pathlib.Path, default=None, help="also write the results to this JSON file"
     )
+    parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -134,11 +171,20 @@ def resolve_args(parser, argv):
         args.shapes = parse_shapes(QUICK_SHAPES)
         args.repeats = QUICK_REPEATS
         args.number = 1
-    if args.repeats < 1 or args.number < 1:
+    if args.repeats < 1 or args.number < 1 or args.memory_repeats < 1:
         parser.error(
-            f"--repeats and --number must be >= 1. Received: {args.repeats}, {args.number}"
+            "--repeats, --number and --memory-repeats must be >= 1. Received: "
+            f"{args.repeats}, {args.number}, {args.memory_repeats}"
         )
     return args
+
+
+def memory_method(args):
+    if not args.memory:
+        return None
+    if args.device == "gpu":
+        return "gpu_allocator_peak_minus_before_step"
+    return "subprocess_peak_rss_train_minus_forward_only"
 
 
 def rerun_command(args):
@@ -160,6 +206,12 @@ def rerun_command(args):
     ]
     if args.masked != (False, True):
         parts.append("--masked" if args.masked == (True,) else "--no-masked")
+    if not args.memory:
+        parts.append("--no-memory")
+    elif args.device == "cpu":
+        parts += ["--memory-repeats", str(args.memory_repeats)]
+        if args.memory_xla:
+            parts.append("--memory-xla")
     if args.json is not None:
         parts += ["--json", str(args.json)]
     return "python benchmarks/rnn_speed.py " + shlex.join(parts)
@@ -236,6 +288,17 @@ def build_model(cell, impl, shape, masked, optimizer):
     return model
 
 
+def build_models(cell, impls, shape, masked, optimizer, seed):
+    """Builds `impls` (the first one seeded with `seed`) and gives all the first one's weights."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    models = {impl: build_model(cell, impl, shape, masked, optimizer) for impl in impls}
+    for impl in impls[1:]:
+        models[impl].set_weights(models[impls[0]].get_weights())
+    return models
+
+
 def forward_function(model):
     import tensorflow as tf
 
@@ -253,8 +316,8 @@ def seconds_per_call(function, number):
     return (time.perf_counter() - start) / number
 
 
-def train_step_memory(model, x, y, memory_device, steps):
-    """Median over `steps` of the allocator's peak during one step above its level before."""
+def allocator_train_memory(model, x, y, memory_device, steps):
+    """GPU: median over `steps` of the allocator's peak during one step above its level before."""
     import tensorflow as tf
 
     samples = []
@@ -267,20 +330,119 @@ def train_step_memory(model, x, y, memory_device, steps):
     return statistics.median(samples)
 
 
+def peak_rss_bytes():
+    """Peak RSS of this process's own address space.
+
+    Linux: VmHWM, because ru_maxrss also holds the high-water mark of the process that
+    forked and exec'd this one. Elsewhere: ru_maxrss (bytes on macOS, KiB otherwise).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max_rss if sys.platform == "darwin" else max_rss * 1024
+
+
+def memory_worker(spec):
+    """Hidden mode: builds one model as run_row does, runs forward [+ training], prints peak RSS."""
+    import tensorflow as tf
+
+    shape = Shape(*spec["shape"])
+    impl = spec["impl"]
+    # Same weights as the timing part: seeded keras model first, then copied.
+    impls = ("keras",) if impl == "keras" else ("keras", impl)
+    with tf.device(f"/{spec['device']}"):
+        models = build_models(
+            spec["cell"], impls, shape, spec["masked"], spec["optimizer"], spec["seed"]
+        )
+        model = models.pop(impl)
+        del models
+        x_np, y_np, _ = make_data(shape, spec["masked"], spec["seed"])
+        x, y = tf.constant(x_np), tf.constant(y_np)
+        forward_function(model)(x).numpy()
+        steps = spec["train_steps"]
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+    result = {
+        "impl": impl,
+        "train_steps": steps,
+        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+    print(f"{WORKER_RESULT} {json.dumps(result)}", flush=True)
+    return 0
+
+
+def run_memory_worker(spec):
+    """Runs this script as a fresh memory worker; returns its peak RSS in bytes."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    command = [sys.executable, str(pathlib.Path(__file__).resolve())]
+    command += ["--memory-worker", json.dumps(spec)]
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(WORKER_RESULT + " ")]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"memory worker {spec} failed with exit status {completed.returncode}:\n"
+            f"{completed.stdout[-2000:]}{completed.stderr[-4000:]}"
+        )
+    return json.loads(lines[-1][len(WORKER_RESULT) + 1 :])["peak_rss_bytes"]
+
+
+def process_train_memory(cell, shape, masked, args, impls, label):
+    """CPU: per impl, median over pairs of peak RSS (forward + training) - (forward only)."""
+    samples = {impl: {"forward": [], "train": [], "diff": []} for impl in impls}
+    for repeat in range(args.memory_repeats):
+        progress(
+            f"{label}: training memory (subprocesses), pair {repeat + 1}/{args.memory_repeats}"
+        )
+        order = impls[repeat % len(impls) :] + impls[: repeat % len(impls)]
+        for impl in order:
+            peaks = {}
+            for kind, steps in (("forward", 0), ("train", MEMORY_STEPS)):
+                spec = {
+                    "cell": cell,
+                    "shape": list(shape),
+                    "masked": masked,
+                    "impl": impl,
+                    "optimizer": args.optimizer,
+                    "seed": args.seed,
+                    "device": "CPU:0",
+                    "train_steps": steps,
+                }
+                peaks[kind] = run_memory_worker(spec) / MB
+                samples[impl][kind].append(peaks[kind])
+            samples[impl]["diff"].append(peaks["train"] - peaks["forward"])
+    return {
+        impl: {
+            "train_mem_mb": statistics.median(s["diff"]),
+            "train_mem_mb_samples": s["diff"],
+            "forward_peak_rss_mb": statistics.median(s["forward"]),
+            "train_peak_rss_mb": statistics.median(s["train"]),
+        }
+        for impl, s in samples.items()
+    }
+
+
 def run_row(cell, shape, masked, args, memory_device):
     """Builds the three models with one set of weights, checks them, times them."""
-    import keras
     import numpy as np
     import tensorflow as tf
 
     label = f"{cell} {shape} {'masked' if masked else 'unmasked'}"
     progress(f"{label}: building, checking and warming up")
-    keras.utils.set_random_seed(args.seed)
     x_np, y_np, lengths = make_data(shape, masked, args.seed)
     x, y = tf.constant(x_np), tf.constant(y_np)
-    models = {impl: build_model(cell, impl, shape, masked, args.optimizer) for impl in IMPLS}
-    for impl in IMPLS[1:]:
-        models[impl].set_weights(models["keras"].get_weights())
+    models = build_models(cell, IMPLS, shape, masked, args.optimizer, args.seed)
     forwards = {impl: forward_function(model) for impl, model in models.items()}
 
     reference = forwards["keras"](x).numpy()
@@ -305,10 +467,20 @@ def run_row(cell, shape, masked, args, memory_device):
             train_ms[impl].append(
                 1e3 * seconds_per_call(lambda m=models[impl]: m.train_on_batch(x, y), args.number)
             )
-    progress(f"{label}: peak training-step memory")
-    memory_mb = {
-        impl: train_step_memory(models[impl], x, y, memory_device, MEMORY_STEPS) for impl in IMPLS
-    }
+    memory = {}
+    if args.memory and args.device == "gpu":
+        progress(f"{label}: training memory (allocator)")
+        memory = {
+            impl: {
+                "train_mem_mb": allocator_train_memory(
+                    models[impl], x, y, memory_device, MEMORY_STEPS
+                )
+            }
+            for impl in IMPLS
+        }
+    elif args.memory:
+        impls = IMPLS if args.memory_xla else MEMORY_IMPLS
+        memory = process_train_memory(cell, shape, masked, args, impls, label)
 
     flops = forward_flops(cell, shape)
     results = []
@@ -331,12 +503,13 @@ def run_row(cell, shape, masked, args, memory_device):
                 "forward_gflops": flops / (fwd * 1e-3) / 1e9,
                 "train_ms": train,
                 "train_gflops": 3 * flops / (train * 1e-3) / 1e9,
-                "peak_train_mb": memory_mb[impl],
+                "train_mem_mb": memory.get(impl, {}).get("train_mem_mb"),
                 "forward_ms_samples": forward_ms[impl],
                 "train_ms_samples": train_ms[impl],
                 "max_abs_diff_vs_keras": max_diff.get(impl, 0.0),
             }
         )
+        results[-1].update({k: v for k, v in memory.get(impl, {}).items() if k != "train_mem_mb"})
     add_ratios(results)
     return results
 
@@ -350,8 +523,11 @@ def add_ratios(results):
         best = min(keras_row[key], xla_row[key])
         ours[f"{kind}_speedup_vs_keras"] = keras_row[key] / ours[key]
         ours[f"{kind}_speedup_vs_best"] = best / ours[key]
+    ours_mb, keras_mb = ours["train_mem_mb"], keras_row["train_mem_mb"]
     ours["memory_ratio_vs_keras"] = (
-        ours["peak_train_mb"] / keras_row["peak_train_mb"] if keras_row["peak_train_mb"] else None
+        ours_mb / keras_mb
+        if ours_mb is not None and keras_mb is not None and keras_mb > 0
+        else None
     )
 
 
@@ -371,16 +547,28 @@ def format_header(info, args):
         "keras-xla: jit_compile=True (LSTM/GRU use_cudnn=False); seqcore: default compile",
         "FLOPs    matmul only: forward = 2*B*T*(F+U)*G*U (G = 4 LSTM, 3 GRU, 1 SimpleRNN), "
         "train = 3 x forward; masked rows count all T steps",
-        f"memory   median over {MEMORY_STEPS} train_on_batch of TF's allocator peak minus its "
-        "level before the step",
         "ratios   x keras / x best = keras_ms (or min of keras, keras-xla) / seqcore_ms, "
         "> 1: seqcore faster; mem = seqcore_MB / keras_MB, < 1: seqcore smaller",
     ]
-    if args.device == "cpu":
+    if not args.memory:
+        lines.append("memory   not measured (--no-memory)")
+    elif args.device == "gpu":
         lines.append(
-            "         CPU caveat: with oneDNN on, TF counts only allocations >= 256 KiB (smaller "
-            "ones, e.g. per-step loop tensors, go to an untracked allocator): a lower bound"
+            f"memory   train mem MB: median over {MEMORY_STEPS} train_on_batch of the GPU "
+            "allocator's peak minus its level before the step"
         )
+    else:
+        lines += [
+            "memory   train mem MB: peak RSS of a process that runs training steps minus that of "
+            "the same process running only a forward pass; includes activations kept for "
+            "backprop and the gradient graph",
+            "         peak RSS: VmHWM on Linux (a child's ru_maxrss keeps its parent's peak), "
+            "else ru_maxrss",
+            "         fresh subprocesses build + compile the model (same weights), call the "
+            f"forward function once, then stop or run {MEMORY_STEPS} train_on_batch; median of "
+            f"{args.memory_repeats} pair(s) per impl, impls alternating; "
+            + ("all impls" if args.memory_xla else "keras-xla not measured (--memory-xla)"),
+        ]
     return "\n".join(lines)
 
 
@@ -395,7 +583,7 @@ def format_table(rows):
         ("fwd GF/s", 8, ".2f", "forward_gflops"),
         ("train ms", 9, ".2f", "train_ms"),
         ("trn GF/s", 8, ".2f", "train_gflops"),
-        ("peak MB", 8, ".1f", "peak_train_mb"),
+        ("train mem MB", 12, ".1f", "train_mem_mb"),
         ("fwd x keras", 11, ".2f", "forward_speedup_vs_keras"),
         ("fwd x best", 10, ".2f", "forward_speedup_vs_best"),
         ("trn x keras", 11, ".2f", "train_speedup_vs_keras"),
@@ -433,6 +621,8 @@ def main(argv=None):
     args = resolve_args(parser, argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO_ROOT))  # benchmark this checkout's seqcore
+    if args.memory_worker is not None:
+        return memory_worker(json.loads(args.memory_worker))
     import tensorflow as tf
 
     if args.device == "gpu" and not tf.config.list_physical_devices("GPU"):
@@ -463,6 +653,10 @@ def main(argv=None):
                 "optimizer": args.optimizer,
                 "seed": args.seed,
                 "tolerance": TOLERANCE,
+                "memory": args.memory,
+                "memory_method": memory_method(args),
+                "memory_steps": MEMORY_STEPS,
+                "memory_repeats": args.memory_repeats,
             },
             "rows": rows,
         }
