@@ -13,20 +13,16 @@ weights and times them alternately, repetition by repetition:
 Each model is ``Input(batch_shape=(B, T, F)) -> [Masking(0.0)] -> RNN(U)`` trained
 with MSE on its last output. Run ``python benchmarks/rnn_speed.py --help``.
 
-Training memory (``train mem MB``) on CPU is measured per process, not with TF's
-allocator statistics: with oneDNN on, TF's CPU allocator counts only allocations
->= 256 KiB, which hides Keras's small per-step loop tensors but not seqcore's
-large stacked ones. For ``keras`` and ``seqcore`` (and ``keras-xla`` with
+Training memory (``train mem MB``) is the peak of TF's allocator during one
+``train_on_batch`` above its level just before the step (median over
+``MEMORY_STEPS`` steps after two warm-up steps, so tracing is not counted). On GPU the
+BFC allocator tracks every allocation. On CPU, with oneDNN on, TF's default CPU
+allocator counts only allocations >= 256 KiB, which would hide Keras's small per-step
+loop tensors; so for ``keras`` and ``seqcore`` (and ``keras-xla`` with
 ``--memory-xla``) the script starts fresh copies of itself (hidden option
-``--memory-worker``) that build and compile the same model with the same weights
-and call its forward function once, then either stop (a) or also run
-``MEMORY_STEPS`` ``train_on_batch`` steps (b). ``train mem MB`` is the median over
-``--memory-repeats`` pairs of peak RSS of (b) minus that of (a). On Linux the peak is
-``VmHWM`` from ``/proc/self/status``, not ``ru_maxrss``: across fork + exec the kernel
-carries the parent's high-water mark into the child's ``ru_maxrss``, so a worker started
-by this (larger) process would report the parent's peak.
-With ``--device gpu`` it is the BFC allocator's peak during a step above its level
-before, which tracks every allocation.
+``--memory-worker``) with ``TF_CPU_ALLOCATOR_USE_BFC=true``, which makes TF use its BFC
+allocator on CPU too, tracking every allocation. They build the same model with the
+same weights; ``--memory-repeats`` workers per impl, medians.
 """
 
 import argparse
@@ -35,7 +31,6 @@ import json
 import os
 import pathlib
 import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -184,7 +179,7 @@ def memory_method(args):
         return None
     if args.device == "gpu":
         return "gpu_allocator_peak_minus_before_step"
-    return "subprocess_peak_rss_train_minus_forward_only"
+    return "cpu_bfc_allocator_peak_minus_before_step"
 
 
 def rerun_command(args):
@@ -330,25 +325,8 @@ def allocator_train_memory(model, x, y, memory_device, steps):
     return statistics.median(samples)
 
 
-def peak_rss_bytes():
-    """Peak RSS of this process's own address space.
-
-    Linux: VmHWM, because ru_maxrss also holds the high-water mark of the process that
-    forked and exec'd this one. Elsewhere: ru_maxrss (bytes on macOS, KiB otherwise).
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return max_rss if sys.platform == "darwin" else max_rss * 1024
-
-
 def memory_worker(spec):
-    """Hidden mode: builds one model as run_row does, runs forward [+ training], prints peak RSS."""
+    """Hidden mode: builds one model as run_row does, warms it up, prints its step memory."""
     import tensorflow as tf
 
     shape = Shape(*spec["shape"])
@@ -363,27 +341,21 @@ def memory_worker(spec):
         del models
         x_np, y_np, _ = make_data(shape, spec["masked"], spec["seed"])
         x, y = tf.constant(x_np), tf.constant(y_np)
-        forward_function(model)(x).numpy()
-        steps = spec["train_steps"]
-        for _ in range(steps):
+        for _ in range(2):  # trace and warm up
             model.train_on_batch(x, y)
-    result = {
-        "impl": impl,
-        "train_steps": steps,
-        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "peak_rss_bytes": peak_rss_bytes(),
-    }
-    print(f"{WORKER_RESULT} {json.dumps(result)}", flush=True)
+        train_mem = allocator_train_memory(model, x, y, spec["device"], MEMORY_STEPS)
+    print(f"{WORKER_RESULT} {json.dumps({'impl': impl, 'train_mem_mb': train_mem})}", flush=True)
     return 0
 
 
 def run_memory_worker(spec):
-    """Runs this script as a fresh memory worker; returns its peak RSS in bytes."""
+    """Runs this script as a fresh memory worker; returns its training-step memory in MB."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     )
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
     command = [sys.executable, str(pathlib.Path(__file__).resolve())]
     command += ["--memory-worker", json.dumps(spec)]
     completed = subprocess.run(
@@ -395,40 +367,28 @@ def run_memory_worker(spec):
             f"memory worker {spec} failed with exit status {completed.returncode}:\n"
             f"{completed.stdout[-2000:]}{completed.stderr[-4000:]}"
         )
-    return json.loads(lines[-1][len(WORKER_RESULT) + 1 :])["peak_rss_bytes"]
+    return json.loads(lines[-1][len(WORKER_RESULT) + 1 :])["train_mem_mb"]
 
 
 def process_train_memory(cell, shape, masked, args, impls, label):
-    """CPU: per impl, median over pairs of peak RSS (forward + training) - (forward only)."""
-    samples = {impl: {"forward": [], "train": [], "diff": []} for impl in impls}
+    """CPU: per impl, median over workers of the BFC allocator's training-step peak."""
+    samples = {impl: [] for impl in impls}
     for repeat in range(args.memory_repeats):
-        progress(
-            f"{label}: training memory (subprocesses), pair {repeat + 1}/{args.memory_repeats}"
-        )
+        progress(f"{label}: training memory (workers), round {repeat + 1}/{args.memory_repeats}")
         order = impls[repeat % len(impls) :] + impls[: repeat % len(impls)]
         for impl in order:
-            peaks = {}
-            for kind, steps in (("forward", 0), ("train", MEMORY_STEPS)):
-                spec = {
-                    "cell": cell,
-                    "shape": list(shape),
-                    "masked": masked,
-                    "impl": impl,
-                    "optimizer": args.optimizer,
-                    "seed": args.seed,
-                    "device": "CPU:0",
-                    "train_steps": steps,
-                }
-                peaks[kind] = run_memory_worker(spec) / MB
-                samples[impl][kind].append(peaks[kind])
-            samples[impl]["diff"].append(peaks["train"] - peaks["forward"])
+            spec = {
+                "cell": cell,
+                "shape": list(shape),
+                "masked": masked,
+                "impl": impl,
+                "optimizer": args.optimizer,
+                "seed": args.seed,
+                "device": "CPU:0",
+            }
+            samples[impl].append(run_memory_worker(spec))
     return {
-        impl: {
-            "train_mem_mb": statistics.median(s["diff"]),
-            "train_mem_mb_samples": s["diff"],
-            "forward_peak_rss_mb": statistics.median(s["forward"]),
-            "train_peak_rss_mb": statistics.median(s["train"]),
-        }
+        impl: {"train_mem_mb": statistics.median(s), "train_mem_mb_samples": s}
         for impl, s in samples.items()
     }
 
@@ -552,23 +512,21 @@ def format_header(info, args):
     ]
     if not args.memory:
         lines.append("memory   not measured (--no-memory)")
-    elif args.device == "gpu":
-        lines.append(
-            f"memory   train mem MB: median over {MEMORY_STEPS} train_on_batch of the GPU "
-            "allocator's peak minus its level before the step"
-        )
     else:
-        lines += [
-            "memory   train mem MB: peak RSS of a process that runs training steps minus that of "
-            "the same process running only a forward pass; includes activations kept for "
-            "backprop and the gradient graph",
-            "         peak RSS: VmHWM on Linux (a child's ru_maxrss keeps its parent's peak), "
-            "else ru_maxrss",
-            "         fresh subprocesses build + compile the model (same weights), call the "
-            f"forward function once, then stop or run {MEMORY_STEPS} train_on_batch; median of "
-            f"{args.memory_repeats} pair(s) per impl, impls alternating; "
-            + ("all impls" if args.memory_xla else "keras-xla not measured (--memory-xla)"),
-        ]
+        where = (
+            "GPU BFC allocator"
+            if args.device == "gpu"
+            else (
+                "CPU BFC allocator (workers with TF_CPU_ALLOCATOR_USE_BFC=true, "
+                f"{args.memory_repeats} per impl, "
+                + ("all impls" if args.memory_xla else "keras-xla not measured (--memory-xla)")
+                + ")"
+            )
+        )
+        lines.append(
+            f"memory   train mem MB: median over {MEMORY_STEPS} train_on_batch (after 2 warm-up "
+            f"steps) of the allocator's peak minus its level before the step; {where}"
+        )
     return "\n".join(lines)
 
 

@@ -35,6 +35,8 @@ class FusedCell:
     def __init__(self, forward, backward, state_count, saved_count, extras_grad=None):
         self.forward = forward
         self.backward = backward
+        # Whether d(inner) equals d(projected), so the backward loop stores one of them.
+        self.inner_is_projected = extras_grad is None
         self.state_count = state_count
         self.saved_count = saved_count
         self.extras_grad = extras_grad
@@ -132,7 +134,7 @@ def _masked(m, new, old):
 
 def _forward_loop(kind, projected, states0, kernel, extra, mask, zero_output, save):
     """The forward time loop. With `save`, also returns the state history and
-    what `kind.backward` needs, stacked over time."""
+    what `kind.backward` needs (TensorArrays, read step by step)."""
     steps = projected.shape[0] if projected.shape[0] is not None else tf.shape(projected)[0]
     dtype = projected.dtype
     masked = mask is not None
@@ -156,56 +158,81 @@ def _forward_loop(kind, projected, states0, kernel, extra, mask, zero_output, sa
             new_states = [_masked(m, n, s) for n, s in zip(new_states, states, strict=True)]
         out_ta = out_ta.write(t, out)
         if save:
-            state_tas = [a.write(t, x) for a, x in zip(state_tas, new_states, strict=True)]
+            # Unmasked, the output is the state h: its history is the output stack.
+            kept = new_states if masked else new_states[1:]
+            state_tas = [a.write(t, x) for a, x in zip(state_tas, kept, strict=True)]
             saved_tas = [a.write(t, x) for a, x in zip(saved_tas, saved, strict=True)]
         return t + 1, new_states, out, out_ta, state_tas, saved_tas
 
-    n_states, n_saved = (kind.state_count, kind.saved_count) if save else (0, 0)
+    n_states, n_saved = (kind.state_count - (not masked), kind.saved_count) if save else (0, 0)
     _, states, last_out, out_ta, state_tas, saved_tas = tf.while_loop(
         lambda t, *_: t < steps,
         body,
         (0, states0, tf.zeros_like(states0[0]), *arrays(1), arrays(n_states), arrays(n_saved)),
         maximum_iterations=steps,
     )
+    outputs = out_ta.stack()
     history = [a.stack() for a in state_tas]
-    saved = [a.stack() for a in saved_tas]
-    return out_ta.stack(), last_out, states, history, saved
+    if save and not masked:
+        history = [outputs, *history]
+    # The saved activations stay TensorArrays: stacking them would copy them all.
+    return outputs, last_out, states, history, saved_tas
 
 
-def _backward_loop(kind, d_outputs, d_final, saved, prev, kernel, extra, mask, zero_output):
+def _backward_loop(
+    kind, d_outputs, d_last, d_final, saved, history, states0, kernel, extra, mask, zero_output
+):
     """BPTT: returns dL/d(projected) and dL/d(inner) stacked over time, and
-    dL/d(initial states)."""
-    steps = d_outputs.shape[0] if d_outputs.shape[0] is not None else tf.shape(d_outputs)[0]
+    dL/d(initial states). `d_outputs` (or None) is the gradient of the output
+    sequence, `d_last` (or None) that of the last output."""
+    steps = history[0].shape[0] if history[0].shape[0] is not None else tf.shape(history[0])[0]
     kernel_t = tf.transpose(kernel)
     masked = mask is not None
+    d_final = list(d_final)
+    g_out = tf.zeros_like(d_final[0])
+    if d_last is not None:
+        if masked:
+            g_out = d_last
+        else:  # unmasked, the last output is the final state h
+            d_final[0] = d_final[0] + d_last
+
+    def previous(t):
+        # States entering step t: the history at t - 1, or the initial states.
+        index = tf.maximum(t - 1, 0)
+        return [tf.where(t > 0, h[index], s0) for h, s0 in zip(history, states0, strict=True)]
 
     def body(t, g_states, g_out, d_proj_ta, d_inner_ta):
-        g_total = g_out + d_outputs[t]
+        g_total = g_out if d_outputs is None else g_out + d_outputs[t]
         if masked:
             m = mask[t]
             d_new = [m * (g_states[0] + g_total)] + [m * g for g in g_states[1:]]
-            g_out = g_out if zero_output else (1.0 - m) * g_total
+            g_out = tf.zeros_like(g_out) if zero_output else (1.0 - m) * g_total
         else:
             d_new = [g_states[0] + g_total, *g_states[1:]]
         d_proj, d_inner, d_prev = kind.backward(
-            d_new, [x[t] for x in saved], [p[t] for p in prev], extra
+            d_new, [x.read(t) for x in saved], previous(t), extra
         )
         through_kernel = tf.matmul(d_inner, kernel_t)
         d_prev = [through_kernel if d_prev[0] is None else d_prev[0] + through_kernel, *d_prev[1:]]
         if masked:
             d_prev = [d + (1.0 - m) * g for d, g in zip(d_prev, g_states, strict=True)]
-        return t - 1, d_prev, g_out, d_proj_ta.write(t, d_proj), d_inner_ta.write(t, d_inner)
+        d_proj_ta = d_proj_ta.write(t, d_proj)
+        if not kind.inner_is_projected:
+            d_inner_ta = d_inner_ta.write(t, d_inner)
+        return t - 1, d_prev, g_out, d_proj_ta, d_inner_ta
 
     def array():
-        return tf.TensorArray(d_outputs.dtype, size=steps)
+        return tf.TensorArray(d_final[0].dtype, size=steps)
 
     _, d_states0, _, d_proj_ta, d_inner_ta = tf.while_loop(
         lambda t, *_: t >= 0,
         body,
-        (steps - 1, d_final, tf.zeros_like(d_final[0]), array(), array()),
+        (steps - 1, d_final, g_out, array(), array()),
         maximum_iterations=steps,
     )
-    return d_proj_ta.stack(), d_inner_ta.stack(), d_states0
+    d_projected = d_proj_ta.stack()
+    d_inner = d_projected if kind.inner_is_projected else d_inner_ta.stack()
+    return d_projected, d_inner, d_states0
 
 
 def run(
@@ -253,19 +280,22 @@ def run(
             d_final = [
                 tf.zeros_like(s) if d is None else d for d, s in zip(d_final, states, strict=True)
             ]
-            d_outputs = tf.zeros_like(outputs) if d_outputs is None else d_outputs
-            if d_last is not None:
-                last_step = tf.shape(outputs)[0] - 1
-                d_outputs = tf.tensor_scatter_nd_add(d_outputs, [[last_step]], d_last[None])
-            prev = [
-                tf.concat([s0[None], h[:-1]], axis=0)
-                for s0, h in zip(states0, history, strict=True)
-            ]
             d_projected, d_inner, d_states0 = _backward_loop(
-                kind, d_outputs, d_final, saved, prev, kernel, extra, mask, zero_output_for_mask
+                kind,
+                d_outputs,
+                d_last,
+                d_final,
+                saved,
+                history,
+                states0,
+                kernel,
+                extra,
+                mask,
+                zero_output_for_mask,
             )
+            h_prev = tf.concat([states0[0][None], history[0][:-1]], axis=0)
             d_kernel = tf.matmul(
-                tf.reshape(prev[0], (-1, units)),
+                tf.reshape(h_prev, (-1, units)),
                 tf.reshape(d_inner, (-1, d_inner.shape[-1])),
                 transpose_a=True,
             )
