@@ -146,10 +146,14 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         )
         return output, (new_states if nested else new_states[0])
 
-    def fused_loop(self, projected):
-        """Returns `(fused kind, projected, extras)` when this configuration has a
-        fused loop with hand-written BPTT (see `seqcore.fused`), else None."""
+    def fused_kind(self):
+        """The `seqcore.fused` cell kind when this configuration has a fused loop
+        with hand-written BPTT, else None."""
         return None
+
+    def fused_inputs(self, projected):
+        """`(projected, extras)` as the fused loop takes them."""
+        return projected, []
 
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
@@ -202,12 +206,13 @@ _CELL_CONFIG_SKIP = ("name", "dtype", "trainable")
 
 
 class RecurrentLayer(keras.layers.RNN):
-    """Base of the seqcore layers: a `keras.layers.RNN` with a faster inner loop.
+    """Base of the seqcore layers: a `keras.layers.RNN` with its own inner loop.
 
-    The input projection of every step is one matmul before the loop; the loop
-    itself (`tf.while_loop`, or unrolled) only runs `cell.recurrent_step`.
-    Masking, `go_backwards`, statefulness, `unroll` and dropout keep the
-    semantics of `keras.layers.RNN`.
+    The input projection of every step is one matmul before the loop. Standard
+    configurations run the fused loop of `seqcore.fused` (hand-written BPTT);
+    the others Keras's generic loop over `cell.recurrent_step`. Masking,
+    `go_backwards`, statefulness, `unroll` and dropout keep the semantics of
+    `keras.layers.RNN`.
     """
 
     cell_class = None
@@ -297,13 +302,13 @@ class RecurrentLayer(keras.layers.RNN):
         )
 
     def _fused_loop(self, sequences, initial_state, mask, training):
+        kind = self.cell.fused_kind()
+        if kind is None:
+            return None
         time_major = ops.transpose(sequences, (1, 0, 2))
         if self.go_backwards:
             time_major = ops.flip(time_major, axis=0)
-        spec = self.cell.fused_loop(self.cell.project_inputs(time_major))
-        if spec is None:
-            return None
-        kind, projected, extras = spec
+        projected, extras = self.cell.fused_inputs(self.cell.project_inputs(time_major))
         if mask is not None:
             mask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), projected.dtype), -1)
             if self.go_backwards:

@@ -202,13 +202,18 @@ def _backward_loop(
         return [tf.where(t > 0, h[index], s0) for h, s0 in zip(history, states0, strict=True)]
 
     def body(t, g_states, g_out, d_proj_ta, d_inner_ta):
-        g_total = g_out if d_outputs is None else g_out + d_outputs[t]
+        # Only masked loops carry a separate output gradient; adding a loop-invariant
+        # zero tensor here makes grappler emit a temporary variable that TF 2.21 leaks
+        # across runs of long loops (AlreadyExistsError on the second step).
         if masked:
+            g_total = g_out if d_outputs is None else g_out + d_outputs[t]
             m = mask[t]
             d_new = [m * (g_states[0] + g_total)] + [m * g for g in g_states[1:]]
             g_out = tf.zeros_like(g_out) if zero_output else (1.0 - m) * g_total
+        elif d_outputs is None:
+            d_new = list(g_states)
         else:
-            d_new = [g_states[0] + g_total, *g_states[1:]]
+            d_new = [g_states[0] + d_outputs[t], *g_states[1:]]
         d_proj, d_inner, d_prev = kind.backward(
             d_new, [x.read(t) for x in saved], previous(t), extra
         )

@@ -127,7 +127,7 @@ class GRUCell(RecurrentCell):
             x = x + (self.bias[0] if self.reset_after else self.bias)
         return x
 
-    def fused_loop(self, projected):
+    def fused_kind(self):
         if (
             not self.reset_after
             or self.layer_norm
@@ -135,15 +135,18 @@ class GRUCell(RecurrentCell):
             or self.recurrent_activation is not activations.sigmoid
         ):
             return None
+        return fused.GRU
+
+    def fused_inputs(self, projected):
         units = self.units
         if not self.use_bias:
-            return fused.GRU, projected, [ops.zeros((units,), projected.dtype)]
+            return projected, [ops.zeros((units,), projected.dtype)]
         recurrent_bias = ops.cast(self.bias[1], projected.dtype)
         # The recurrent biases of z and r add like input biases; the candidate's
         # is multiplied by the reset gate, so it stays inside the loop.
         zeros = ops.zeros((units,), projected.dtype)
         folded = ops.concatenate([recurrent_bias[: 2 * units], zeros])
-        return fused.GRU, projected + folded, [recurrent_bias[2 * units :]]
+        return projected + folded, [recurrent_bias[2 * units :]]
 
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev = states[0]

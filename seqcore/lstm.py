@@ -160,7 +160,7 @@ class LSTMCell(RecurrentCell):
             z = z + self.bias
         return z
 
-    def fused_loop(self, projected):
+    def fused_kind(self):
         if (
             self.peephole
             or self.layer_norm
@@ -168,7 +168,7 @@ class LSTMCell(RecurrentCell):
             or self.recurrent_activation is not activations.sigmoid
         ):
             return None
-        return fused.LSTM, projected, []
+        return fused.LSTM
 
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev, c_prev = states[0], states[1]

@@ -55,10 +55,8 @@ class SimpleRNNCell(RecurrentCell):
             x = x + self.bias
         return x
 
-    def fused_loop(self, projected):
-        if self.activation is not activations.tanh:
-            return None
-        return fused.SIMPLE_RNN, projected, []
+    def fused_kind(self):
+        return fused.SIMPLE_RNN if self.activation is activations.tanh else None
 
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev = states[0]
