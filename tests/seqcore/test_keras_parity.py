@@ -354,3 +354,28 @@ def test_cell_single_step_matches_keras_cell(kind):
     output, new_states = ours(inputs, states)
     assert_outputs_close(output, expected_output)
     assert_outputs_close(new_states, expected_states)
+
+
+@pytest.mark.parametrize(
+    "class_name", ["LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell"]
+)
+def test_constructor_and_call_arguments_include_keras(class_name):
+    # A drop-in replacement accepts every argument of the layer it replaces, with the
+    # same defaults.
+    import inspect
+
+    theirs = getattr(keras.layers, class_name)
+    ours = getattr(seqcore, class_name)
+    for method in ("__init__", "call"):
+        keras_parameters = dict(inspect.signature(getattr(theirs, method)).parameters)
+        our_parameters = dict(inspect.signature(getattr(ours, method)).parameters)
+        if method == "call":
+            # The data argument is positional; Keras's own cells name it differently
+            # (`inputs`, `sequence`, `sequences`).
+            keras_parameters.pop(list(keras_parameters)[1])
+            our_parameters.pop(list(our_parameters)[1])
+        missing = set(keras_parameters) - set(our_parameters)
+        assert not missing, f"{class_name}.{method} lacks {sorted(missing)}"
+        for name, parameter in keras_parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                assert our_parameters[name].default == parameter.default, (class_name, name)
