@@ -25,7 +25,7 @@ class FusedCell:
     """The maths of one cell type: a forward step that also returns what the
     backward step needs, and that backward step.
 
-    `forward(x_t, states, inner_t)` gets `inner_t = h_{t-1} @ U` and returns
+    `forward(x_t, states, inner_t, extras)` gets `inner_t = h_{t-1} @ U` and returns
     `(new_states, saved)`; `backward(d_states, saved, prev_states, extras)`
     returns `(d_projected_t, d_inner_t, d_prev_states)` where `d_prev_states`
     excludes the path through `inner_t` (the caller adds `d_inner_t @ U^T`; a
