@@ -39,6 +39,8 @@ import typing
 import numpy as np
 import tensorflow as tf
 
+from pipelines._checks import check_int, fail
+
 DEFAULT_SPLIT = (0.7, 0.1, 0.2)
 """Fractions used by `chronological_split` when neither `split_rows` nor `split` is given."""
 
@@ -51,18 +53,6 @@ class SplitRanges(typing.NamedTuple):
     test: tuple
 
 
-def _fail(name, value, expected):
-    raise ValueError(
-        f"Invalid value for argument `{name}`: expected {expected}. Received: {name}={value!r}"
-    )
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        _fail(name, value, f"an integer >= {minimum}")
-    return int(value)
-
-
 def _three(name, value):
     parts = value.split(",") if isinstance(value, str) else value
     try:
@@ -70,7 +60,7 @@ def _three(name, value):
     except TypeError:
         parts = None
     if parts is None or len(parts) != 3:
-        _fail(name, value, "three values TRAIN,VAL,TEST")
+        fail(name, value, "three values TRAIN,VAL,TEST")
     return parts
 
 
@@ -92,7 +82,7 @@ def chronological_split(n_rows, split_rows=None, split=None):
         ValueError: for both options at once, bad values, more rows than `n_rows`, or an
             empty part; the message names the option.
     """
-    n_rows = _check_int("n_rows", n_rows, 0)
+    n_rows = check_int("n_rows", n_rows, 0)
     if split_rows is not None and split is not None:
         raise ValueError("Give either `split_rows` or `split`, not both.")
     if split_rows is not None:
@@ -104,10 +94,10 @@ def chronological_split(n_rows, split_rows=None, split=None):
             except ValueError:
                 count = None
             if count is None or isinstance(count, bool) or not isinstance(count, (int, np.integer)):
-                _fail(name, value, "three whole row counts")
+                fail(name, value, "three whole row counts")
             counts.append(int(count))
         if any(c < 0 for c in counts) or sum(counts) > n_rows:
-            _fail(name, value, f"non-negative row counts summing to at most n_rows={n_rows}")
+            fail(name, value, f"non-negative row counts summing to at most n_rows={n_rows}")
         bounds = np.cumsum([0, *counts]).tolist()
     else:
         name, value = "split", DEFAULT_SPLIT if split is None else split
@@ -116,7 +106,7 @@ def chronological_split(n_rows, split_rows=None, split=None):
         except (TypeError, ValueError):
             fracs = None
         if fracs is None or not all(0 < f <= 1 for f in fracs) or sum(fracs) > 1 + 1e-9:
-            _fail(name, value, "three fractions in (0, 1] summing to at most 1")
+            fail(name, value, "three fractions in (0, 1] summing to at most 1")
         cumulative = np.cumsum([0.0, *fracs])
         bounds = [min(n_rows, math.floor(round(n_rows * c, 6))) for c in cumulative]
     ranges = SplitRanges(*((bounds[i], bounds[i + 1]) for i in range(3)))
@@ -155,12 +145,12 @@ class Standardizer:
         """Fits on `values[rows[0]:rows[1]]` (all rows when `rows` is None)."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2:
-            _fail("values", values.shape, "a 2-D array (rows, columns)")
+            fail("values", values.shape, "a 2-D array (rows, columns)")
         if rows is not None:
             start, stop = rows
             values = values[start:stop]
         if len(values) == 0:
-            _fail("rows", rows, "a non-empty range of rows")
+            fail("rows", rows, "a non-empty range of rows")
         mean, std = values.mean(axis=0), values.std(axis=0)
         names = None if columns is None else tuple(columns)
         for k in np.flatnonzero(std == 0):
@@ -213,17 +203,17 @@ def make_windows(values, lookback, horizon, stride=1, target_indices=None, *, pa
     Returns:
         float32 arrays `x` `(n, L, C)` and `y` `(n, H, T)`, `n = (rows - L - H) // stride + 1`.
     """
-    lookback = _check_int("lookback", lookback, 1)
-    horizon = _check_int("horizon", horizon, 1)
-    stride = _check_int("stride", stride, 1)
+    lookback = check_int("lookback", lookback, 1)
+    horizon = check_int("horizon", horizon, 1)
+    stride = check_int("stride", stride, 1)
     values = np.asarray(values, dtype=np.float32)
     if values.ndim == 1:
         values = values[:, None]
     if values.ndim != 2:
-        _fail("values", values.shape, "a 1-D or 2-D array (rows, columns)")
+        fail("values", values.shape, "a 1-D or 2-D array (rows, columns)")
     targets = list(range(values.shape[1])) if target_indices is None else list(target_indices)
     if not targets or any(not 0 <= t < values.shape[1] for t in targets):
-        _fail("target_indices", target_indices, f"column indices in [0, {values.shape[1]})")
+        fail("target_indices", target_indices, f"column indices in [0, {values.shape[1]})")
     length = len(values)
     if length < lookback + horizon:
         raise ValueError(
@@ -252,7 +242,7 @@ def split_windows(values, ranges, lookback, horizon, stride=1, target_indices=No
     if isinstance(ranges, dict):
         ranges = SplitRanges(**ranges)
     ranges = SplitRanges(*ranges)
-    lookback = _check_int("lookback", lookback, 1)
+    lookback = check_int("lookback", lookback, 1)
     out = {}
     for part, (start, stop) in zip(SplitRanges._fields, ranges, strict=True):
         first = start if part == "train" else max(0, start - lookback)
@@ -275,7 +265,7 @@ def windows_dataset(x, y, batch_size, shuffle=False, seed=None):
     Returns:
         A dataset of `(x, y)` batches.
     """
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if len(x) != len(y):
         raise ValueError(
             "`x` and `y` must hold the same number of windows. "

@@ -17,26 +17,10 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from pipelines._checks import check_float, check_int
+
 ORDER_NUM_CLASSES = 2
 """Number of classes of the order task (0: B before A, 1: A before B)."""
-
-
-def _fail(name, value, expected):
-    raise ValueError(
-        f"Invalid value for argument `{name}`: expected {expected}. Received: {name}={value!r}"
-    )
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        _fail(name, value, f"an integer >= {minimum}")
-    return int(value)
-
-
-def _check_float(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
-        _fail(name, value, f"a number >= {minimum}")
-    return float(value)
 
 
 def make_order(n, *, timesteps=16, features=4, noise=0.1, seed=0):
@@ -54,10 +38,10 @@ def make_order(n, *, timesteps=16, features=4, noise=0.1, seed=0):
         A tuple `(x, y)`: `x` float32 of shape `(n, timesteps, features)`, `y` int32
         of shape `(n,)` with values in `{0, 1}`.
     """
-    n = _check_int("n", n, 2)
-    timesteps = _check_int("timesteps", timesteps, 2)
-    features = _check_int("features", features, 2)
-    noise = _check_float("noise", noise, 0.0)
+    n = check_int("n", n, 2)
+    timesteps = check_int("timesteps", timesteps, 2)
+    features = check_int("features", features, 2)
+    noise = check_float("noise", noise, 0.0)
     rng = np.random.default_rng(seed)
 
     y = rng.permutation(np.arange(n) % 2).astype(np.int32)
@@ -88,7 +72,7 @@ def to_dataset(x, y, batch_size, *, shuffle=True, seed=0):
         A dataset of `(inputs, labels)` batches:
         cache -> shuffle -> batch -> prefetch(AUTOTUNE).
     """
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if len(x) != len(y):
         raise ValueError(
             "`x` and `y` must hold the same number of examples. "
