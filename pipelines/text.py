@@ -124,9 +124,8 @@ def text_dataset(texts, labels, batch_size, shuffle=False, seed=None, bucket_bou
             f"`labels` must hold one int per text: {len(texts)} texts, labels of shape "
             f"{labels.shape}"
         )
-    ds = tf.data.Dataset.from_tensor_slices((tf.constant(texts, tf.string), labels)).cache()
-    if shuffle:
-        ds = ds.shuffle(max(len(texts), 1), seed=seed, reshuffle_each_iteration=True)
+    strings = tf.constant(texts, tf.string)
+    bounds = None
     if bucket_boundaries:
         bounds = [int(b) for b in bucket_boundaries]
         if not bounds or bounds[0] < 1 or bounds != sorted(set(bounds)):
@@ -134,11 +133,18 @@ def text_dataset(texts, labels, batch_size, shuffle=False, seed=None, bucket_bou
                 "`bucket_boundaries` must be increasing integers >= 1. "
                 f"Received: bucket_boundaries={bucket_boundaries!r}"
             )
+    # Token counts are computed once, for the whole set, and cached with the examples.
+    lengths = token_counts(strings) if bounds else tf.zeros(len(texts), tf.int32)
+    ds = tf.data.Dataset.from_tensor_slices((strings, labels, lengths)).cache()
+    if shuffle:
+        ds = ds.shuffle(max(len(texts), 1), seed=seed, reshuffle_each_iteration=True)
+    if bounds:
         ds = ds.bucket_by_sequence_length(
-            element_length_func=lambda text, label: token_counts(text[None])[0],
+            element_length_func=lambda text, label, length: length,
             bucket_boundaries=bounds,
             bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
         )
     else:
         ds = ds.batch(batch_size)
+    ds = ds.map(lambda text, label, length: (text, label), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
