@@ -354,31 +354,23 @@ def audio_dataset(
         wave.set_shape([None])
         return wave, label
 
-    def to_features(wave, seed_pair=None):
+    def to_features(wave):
         wave = pad_or_crop(wave, length)
         if features == "wave":
             return wave
         spec = log_mel_spectrogram(
             wave, target_rate, frame_length, frame_step, fft_length, num_mel_bins
         )
-        if seed_pair is not None:
-            spec = spec_augment(
-                spec,
-                options.time_masks,
-                options.time_mask_width,
-                options.freq_masks,
-                options.freq_mask_width,
-                seed_pair,
-            )
         return mfcc(spec, num_mfcc) if features == "mfcc" else spec
 
     def augmented(element, seed_pair):
+        # features="wave" only: log-mel and MFCC features are augmented as spectrograms.
         wave, label = element
-        seeds = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 4))
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 3))
         wave = speed_change(wave, options.speed_range, seeds[0])
         wave = time_shift(wave, int(options.max_shift_fraction * length), seeds[1])
         wave = add_noise(wave, options.snr_db_range, seeds[2])
-        return to_features(wave, seeds[3]), label
+        return to_features(wave), label
 
     autotune = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))

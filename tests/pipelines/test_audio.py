@@ -358,6 +358,20 @@ def test_augmented_dataset_is_reproducible_and_varies(wav_files):
     assert not np.allclose(first[0], second[0])  # new shuffle and augmentation each epoch
 
 
+@pytest.mark.parametrize("features, shape", [("wave", (6, 8000)), ("log_mel", (6, 61, 40))])
+def test_augmented_dataset_keeps_shapes_and_changes_the_data(wav_files, features, shape):
+    paths, labels = wav_files
+    plain = audio_dataset(paths, labels, 8000, 8000, 6, False, 0, features)
+    augmented = audio_dataset(paths, labels, 8000, 8000, 6, False, 0, features, augment=True)
+
+    x_plain, y_plain = next(iter(plain))
+    x_augmented, y_augmented = next(iter(augmented))
+
+    assert x_augmented.shape == shape
+    np.testing.assert_array_equal(y_plain.numpy(), y_augmented.numpy())
+    assert not np.allclose(x_plain.numpy(), x_augmented.numpy())
+
+
 def test_dataset_errors_name_the_file_and_option(tmp_path, wav_files):
     paths, labels = wav_files
     with pytest.raises(ValueError, match="Received: features='spec'"):
