@@ -354,80 +354,8 @@ def audio_dataset(
         wave.set_shape([None])
         return wave, label
 
-    def to_features(wave):
-        wave = pad_or_crop(wave, length)
-        if features == "wave":
-            return wave
-        spec = log_mel_spectrogram(
-            wave, target_rate, frame_length, frame_step, fft_length, num_mel_bins
-        )
-        return mfcc(spec, num_mfcc) if features == "mfcc" else spec
-
-    def augmented(element, seed_pair):
-        # features="wave" only: log-mel and MFCC features are augmented as spectrograms.
-        wave, label = element
-        seeds = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 3))
-        wave = speed_change(wave, options.speed_range, seeds[0])
-        wave = time_shift(wave, int(options.max_shift_fraction * length), seeds[1])
-        wave = add_noise(wave, options.snr_db_range, seeds[2])
-        return to_features(wave), label
-
-    autotune = tf.data.AUTOTUNE
-    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-    ds = ds.map(decode, num_parallel_calls=autotune)
-    if options is not None and features != "wave":
-        return _augmented_spectrograms(
-            ds,
-            options,
-            features,
-            length,
-            batch_size,
-            shuffle,
-            seed,
-            target_rate,
-            frame_length,
-            frame_step,
-            fft_length,
-            num_mel_bins,
-            num_mfcc,
-            len(paths),
-        )
-    if options is None:
-        ds = ds.map(lambda w, y: (to_features(w), y), num_parallel_calls=autotune).cache()
-    else:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(max(len(paths), 1), seed=seed, reshuffle_each_iteration=True)
-    if options is not None:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(augmented, num_parallel_calls=autotune)
-    return ds.batch(batch_size).prefetch(autotune)
-
-
-def _augmented_spectrograms(
-    ds,
-    options,
-    features,
-    length,
-    batch_size,
-    shuffle,
-    seed,
-    target_rate,
-    frame_length,
-    frame_step,
-    fft_length,
-    num_mel_bins,
-    num_mfcc,
-    count,
-):
-    """The augmented log-mel / MFCC pipeline: log-mels cached once, whole batches augmented
-    in the spectrogram domain (see `pipelines.audio_augment`)."""
-    from pipelines import audio_augment
-
-    autotune = tf.data.AUTOTUNE
-
-    def to_log_mel(wave, label):
-        spec = log_mel_spectrogram(
+    def to_log_mel(wave):
+        return log_mel_spectrogram(
             pad_or_crop(wave, length),
             target_rate,
             frame_length,
@@ -435,20 +363,30 @@ def _augmented_spectrograms(
             fft_length,
             num_mel_bins,
         )
-        return spec, label
 
-    ds = ds.map(to_log_mel, num_parallel_calls=autotune).cache()
-    if shuffle:
-        ds = ds.shuffle(max(count, 1), seed=seed, reshuffle_each_iteration=True)
-    frames = 1 + (length - frame_length) // frame_step
-    max_shift = int(options.max_shift_fraction * frames)
+    def to_features(wave):
+        if features == "wave":
+            return pad_or_crop(wave, length)
+        spec = to_log_mel(wave)
+        return mfcc(spec, num_mfcc) if features == "mfcc" else spec
 
-    def augment(batch, seed_pair):
-        spec, labels = batch
+    def augmented_wave(element, seed_pair):
+        wave, label = element
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 3))
+        wave = speed_change(wave, options.speed_range, seeds[0])
+        wave = time_shift(wave, int(options.max_shift_fraction * length), seeds[1])
+        wave = add_noise(wave, options.snr_db_range, seeds[2])
+        return to_features(wave), label
+
+    def augmented_spectrograms(batch, seed_pair):
+        from pipelines import audio_augment
+
+        spec, label = batch
+        frames = 1 + (length - frame_length) // frame_step
         spec = audio_augment.augment_log_mel(
             spec,
             options.speed_range,
-            max_shift,
+            int(options.max_shift_fraction * frames),
             options.snr_db_range,
             options.time_masks,
             options.time_mask_width,
@@ -456,8 +394,28 @@ def _augmented_spectrograms(
             options.freq_mask_width,
             seed_pair,
         )
-        return (mfcc(spec, num_mfcc) if features == "mfcc" else spec), labels
+        return (mfcc(spec, num_mfcc) if features == "mfcc" else spec), label
 
+    # Log-mel and MFCC features are augmented as cached spectrograms, whole batches at once
+    # (`pipelines.audio_augment`); waveforms one by one.
+    on_spectrograms = options is not None and features != "wave"
+    autotune = tf.data.AUTOTUNE
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+    ds = ds.map(decode, num_parallel_calls=autotune)
+    if options is None:
+        ds = ds.map(lambda w, y: (to_features(w), y), num_parallel_calls=autotune)
+    elif on_spectrograms:
+        ds = ds.map(lambda w, y: (to_log_mel(w), y), num_parallel_calls=autotune)
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(max(len(paths), 1), seed=seed, reshuffle_each_iteration=True)
+    if options is None:
+        return ds.batch(batch_size).prefetch(autotune)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    ds = tf.data.Dataset.zip(ds.batch(batch_size), seeds)
-    return ds.map(augment, num_parallel_calls=autotune).prefetch(autotune)
+    if on_spectrograms:
+        ds = tf.data.Dataset.zip(ds.batch(batch_size), seeds)
+        ds = ds.map(augmented_spectrograms, num_parallel_calls=autotune)
+    else:
+        ds = tf.data.Dataset.zip(ds, seeds).map(augmented_wave, num_parallel_calls=autotune)
+        ds = ds.batch(batch_size)
+    return ds.prefetch(autotune)

@@ -37,9 +37,9 @@ import math
 import typing
 
 import numpy as np
-import tensorflow as tf
 
 from pipelines._checks import check_int, fail
+from pipelines._tfdata import arrays_dataset
 
 DEFAULT_SPLIT = (0.7, 0.1, 0.2)
 """Fractions used by `chronological_split` when neither `split_rows` nor `split` is given."""
@@ -265,13 +265,4 @@ def windows_dataset(x, y, batch_size, shuffle=False, seed=None):
     Returns:
         A dataset of `(x, y)` batches.
     """
-    batch_size = check_int("batch_size", batch_size, 1)
-    if len(x) != len(y):
-        raise ValueError(
-            "`x` and `y` must hold the same number of windows. "
-            f"Received: len(x)={len(x)}, len(y)={len(y)}"
-        )
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return arrays_dataset(x, y, batch_size, shuffle, seed, what="windows")

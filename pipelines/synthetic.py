@@ -15,9 +15,9 @@ Example:
 """
 
 import numpy as np
-import tensorflow as tf
 
 from pipelines._checks import check_float, check_int
+from pipelines._tfdata import arrays_dataset
 
 ORDER_NUM_CLASSES = 2
 """Number of classes of the order task (0: B before A, 1: A before B)."""
@@ -72,13 +72,4 @@ def to_dataset(x, y, batch_size, *, shuffle=True, seed=0):
         A dataset of `(inputs, labels)` batches:
         cache -> shuffle -> batch -> prefetch(AUTOTUNE).
     """
-    batch_size = check_int("batch_size", batch_size, 1)
-    if len(x) != len(y):
-        raise ValueError(
-            "`x` and `y` must hold the same number of examples. "
-            f"Received: len(x)={len(x)}, len(y)={len(y)}"
-        )
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return arrays_dataset(x, y, batch_size, shuffle, seed, what="examples")

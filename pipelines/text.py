@@ -28,6 +28,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from pipelines._checks import check_int
+
 
 def encode_labels(labels, class_names=None):
     """Maps class names to int ids.
@@ -113,10 +115,7 @@ def text_dataset(texts, labels, batch_size, shuffle=False, seed=None, bucket_bou
     Returns:
         The dataset: cache -> shuffle -> batch (or bucket) -> prefetch(AUTOTUNE).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}"
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
     texts = [str(t) for t in texts]
     labels = np.asarray(labels, dtype=np.int32)
     if labels.shape != (len(texts),):
