@@ -8,27 +8,28 @@ predictions.
 """
 
 import dataclasses
-import json
-import os
 import pathlib
-import shutil
-import subprocess
-import sys
-import tempfile
 
 import keras
 import numpy as np
 
 import seqcore
+from apps.common.export import export_versioned, next_version
+from apps.common.serving import ServingCheckError, predict_in_new_process
 from pipelines import synthetic
 
 APP_NAME = "demo"
 SERVE_SIGNATURE = "serve"
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-
-class ServingCheckError(RuntimeError):
-    """The exported model could not be run in a fresh process."""
+__all__ = [
+    "DemoConfig",
+    "ServingCheckError",
+    "build_model",
+    "export_versioned",
+    "next_version",
+    "predict_in_new_process",
+    "run_demo",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,71 +70,6 @@ class _EpochProgress(keras.callbacks.Callback):
             f"epoch {epoch + 1}/{self.epochs}: loss {logs.get('loss', float('nan')):.4f}, "
             f"accuracy {logs.get('accuracy', float('nan')):.3f}"
         )
-
-
-def next_version(app_dir):
-    """Returns 1 + the highest numeric version folder under `app_dir` (1 if none)."""
-    app_dir = pathlib.Path(app_dir)
-    if not app_dir.is_dir():
-        return 1
-    versions = [int(p.name) for p in app_dir.iterdir() if p.is_dir() and p.name.isdigit()]
-    return max(versions, default=0) + 1
-
-
-def export_versioned(model, app_dir):
-    """Exports `model` to `app_dir/<next version>/` atomically; returns that folder.
-
-    The SavedModel is written into a hidden temporary folder beside the versions and
-    renamed into place, so a server watching `app_dir` never sees a half-written version.
-    """
-    app_dir = pathlib.Path(app_dir)
-    app_dir.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=app_dir))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a server may run as another user
-    try:
-        model.export(str(tmp), format="tf_saved_model", verbose=False)
-        while True:
-            target = app_dir / str(next_version(app_dir))
-            try:
-                os.rename(tmp, target)
-                return target
-            except OSError:
-                if not target.exists():
-                    raise
-                # Another export took this version in the meantime: try the next one.
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def predict_in_new_process(export_dir, inputs, signature=SERVE_SIGNATURE, timeout=600):
-    """Runs `apps.serving_check` in a new interpreter; returns its predictions."""
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # The child must import this very source tree, installed or not.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "apps.serving_check", str(export_dir)]
-    command += ["--signature", signature]
-    try:
-        proc = subprocess.run(
-            command,
-            input=json.dumps(np.asarray(inputs).tolist()),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ServingCheckError(f"serving check of {export_dir} took over {timeout} s") from exc
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise ServingCheckError(
-            f"serving check of {export_dir} exited with {proc.returncode}: {tail[0]}"
-        )
-    return np.asarray(json.loads(proc.stdout)["predictions"], dtype=np.float32)
 
 
 def run_demo(config, report=None):
@@ -187,7 +123,7 @@ def run_demo(config, report=None):
 
     examples = x_test[: config.check_examples]
     keras_predictions = model.predict(examples, verbose=0)
-    served = predict_in_new_process(export_dir, examples)
+    served = predict_in_new_process(export_dir, examples, signature=SERVE_SIGNATURE)
     if served.shape == keras_predictions.shape:
         max_abs_diff = float(np.max(np.abs(served - keras_predictions)))
     else:
