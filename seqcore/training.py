@@ -14,9 +14,12 @@ truncated backpropagation through time.
 import keras
 import tensorflow as tf
 
+from seqcore.tbptt import TruncatedBPTT
+
 __all__ = [
     "DEFAULT_CLIP_NORM",
     "GradientNormLogger",
+    "TruncatedBPTT",
     "clipped_optimizer",
     "global_norm",
 ]
