@@ -120,7 +120,7 @@ def _figure(width, height):
 def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
     """Writes the confusion matrix (rows: true, columns: predicted) as a PNG to `path`."""
     matrix = np.asarray(matrix)
-    size = max(3.5, 0.6 * len(class_names) + 2.5)
+    size = max(4.5, 0.6 * len(class_names) + 3.0)
     fig = _figure(size, size)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues")

@@ -1,0 +1,146 @@
+"""Custom objects saved inside the sentiment model, registered for `.keras` loading.
+
+- `lower_split_punctuation`: a `TextVectorization` standardiser that lower-cases (Unicode
+  aware) and puts spaces around ASCII punctuation other than the apostrophe, so `"great!"`
+  gives the tokens `great` and `!` (Keras's default standardiser drops punctuation).
+- `TokenWindow`: keeps the first `max_length` token ids of every row and pads to at least
+  one step, so a batch of empty strings still has a (fully masked) time axis.
+- `MaskedPooling`: `"max"` or `"mean"` over the time steps that the mask keeps.
+
+Every object is registered under the package `seqcore_apps`; importing this module (which
+imports `seqcore`, and which `apps.sentiment.model` imports) is all a fresh process needs to
+load a saved model.
+
+Example:
+
+>>> import numpy as np
+>>> TokenWindow(3)(np.array([[5, 6, 7, 8]])).numpy().tolist()
+[[5, 6, 7]]
+>>> x = np.array([[[1.0], [3.0], [9.0]]], dtype="float32")
+>>> mask = np.array([[True, True, False]])
+>>> MaskedPooling("mean")(x, mask=mask).numpy().tolist()
+[[2.0]]
+"""
+
+import keras
+import tensorflow as tf
+
+import seqcore  # noqa: F401  (registers the recurrent layers a saved model holds)
+
+PACKAGE = "seqcore_apps"
+"""The `register_keras_serializable` package of the app's custom objects."""
+
+POOLINGS = ("last", "max", "mean")
+"""How the recurrent outputs become one vector: the final state, or max / mean over steps."""
+
+_PUNCTUATION = r"""([!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])"""
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def lower_split_punctuation(texts):
+    """Lower-cases `texts` (a string tensor) and splits ASCII punctuation into tokens."""
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    return tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TokenWindow(keras.layers.Layer):
+    """Keeps the first `max_length` token ids per row; pads the time axis to >= 1 step.
+
+    Truncation bounds the cost of very long texts and makes a row's result independent of
+    the other rows of its batch: a batch is padded to its longest (truncated) row, and the
+    padding (id 0) is masked by the embedding.
+
+    Args:
+        max_length: the most tokens kept per text (an integer >= 1).
+        **kwargs: base layer arguments (`name`, ...).
+
+    Call arguments:
+        inputs: int token ids of shape `(batch, steps)`, 0 for padding.
+
+    Returns:
+        Int token ids of shape `(batch, min(max(steps, 1), max_length))`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> TokenWindow(4)(np.zeros((2, 0), "int64")).shape
+    TensorShape([2, 1])
+    """
+
+    def __init__(self, max_length, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+            raise ValueError(
+                f"`max_length` must be an integer >= 1. Received: max_length={max_length!r}"
+            )
+        self.max_length = max_length
+
+    def call(self, inputs):
+        inputs = inputs[:, : self.max_length]
+        missing = tf.maximum(0, 1 - tf.shape(inputs)[1])
+        return tf.pad(inputs, [[0, 0], [0, missing]])
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        if steps is not None:
+            steps = min(max(steps, 1), self.max_length)
+        return (input_shape[0], steps)
+
+    def get_config(self):
+        return {**super().get_config(), "max_length": self.max_length}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedPooling(keras.layers.Layer):
+    """Max or mean of a sequence over the time steps its mask keeps.
+
+    A row whose steps are all masked (an empty text) pools to zeros.
+
+    Args:
+        mode: `"max"` or `"mean"`.
+        **kwargs: base layer arguments (`name`, ...).
+
+    Call arguments:
+        inputs: a float tensor of shape `(batch, steps, features)`.
+        mask: optional boolean tensor of shape `(batch, steps)`; `None` keeps every step.
+
+    Returns:
+        A tensor of shape `(batch, features)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.array([[[1.0], [5.0], [3.0]]], dtype="float32")
+    >>> MaskedPooling("max")(x, mask=np.array([[True, False, True]])).numpy().tolist()
+    [[3.0]]
+    """
+
+    def __init__(self, mode="max", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("max", "mean"):
+            raise ValueError(f"`mode` must be 'max' or 'mean'. Received: mode={mode!r}")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = tf.ones(tf.shape(inputs)[:2], dtype=tf.bool)
+        keep = tf.cast(mask, inputs.dtype)[..., None]
+        any_step = tf.reduce_any(mask, axis=1, keepdims=True)
+        if self.mode == "mean":
+            total = tf.reduce_sum(inputs * keep, axis=1)
+            count = tf.reduce_sum(keep, axis=1)
+            return total / tf.maximum(count, 1.0)
+        lowest = tf.constant(inputs.dtype.min, inputs.dtype)
+        pooled = tf.reduce_max(tf.where(keep > 0, inputs, lowest), axis=1)
+        return tf.where(any_step, pooled, tf.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}

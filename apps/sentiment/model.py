@@ -1,0 +1,235 @@
+"""The sentiment model: raw strings in, class probabilities out.
+
+`build_model(config, vectorizer, num_classes)` assembles
+
+    text (string) -> TextVectorization (adapted on the train texts only)
+      -> TokenWindow(max_length) -> Embedding(mask_zero=True) -> Dropout
+      -> encoder (default: seqcore recurrent layers, bidirectional, stacked)
+      -> pooling ("last" state, or "max" / "mean" over the unmasked steps)
+      -> Dense head (relu + Dropout per size) -> Dense(num_classes, softmax)
+
+from a **model config**: a plain dict, a preset of `PRESETS` updated with overrides by
+`model_config`. Padding (id 0) is masked from the embedding on, and every text is cut to
+its first `max_length` tokens, so a text's probabilities do not depend on the other texts
+of its batch, and a 10k-word text costs no more than `max_length` tokens.
+
+Model config keys (all plain JSON values):
+
+- `max_tokens`: vocabulary size including padding (0) and OOV (1).
+- `max_length`: the most tokens read per text (the rest is ignored).
+- `standardize`: `"lower_split_punctuation"` (lower-case, punctuation as its own tokens),
+  or a `TextVectorization` name: `"lower_and_strip_punctuation"`, `"lower"`,
+  `"strip_punctuation"`, `None` (no change).
+- `embedding_dim`: size of the word vectors (taken from the file with pretrained ones).
+- `encoder`: a key of `ENCODERS` (`"rnn"`).
+- `cell`: `"lstm"`, `"gru"` or `"simple_rnn"` (seqcore layers).
+- `units`: units per direction; `num_layers`: stacked layers; `bidirectional`: bool.
+- `dropout`: rate after the embedding, after the pooling and after each head layer;
+  `recurrent_dropout`: seqcore's recurrent dropout (slower: no fused loop).
+- `pooling`: `"last"`, `"max"` or `"mean"`.
+- `dense`: sizes of the relu layers of the head (a list, may be empty).
+
+Example:
+
+>>> import tensorflow as tf
+>>> config = model_config("small", units=4, embedding_dim=8)
+>>> vectorizer = build_vectorizer(config, ["good movie", "bad movie"])
+>>> model = build_model(config, vectorizer, num_classes=2)
+>>> model(tf.constant(["a good one", ""])).shape
+TensorShape([2, 2])
+"""
+
+import copy
+
+import keras
+
+import seqcore
+from apps.sentiment.layers import POOLINGS, MaskedPooling, TokenWindow, lower_split_punctuation
+from pipelines.text import make_vectorizer
+
+PRESETS = {
+    "small": {
+        "max_tokens": 20000,
+        "max_length": 400,
+        "standardize": "lower_split_punctuation",
+        "embedding_dim": 64,
+        "encoder": "rnn",
+        "cell": "lstm",
+        "units": 32,
+        "num_layers": 1,
+        "bidirectional": True,
+        "dropout": 0.2,
+        "recurrent_dropout": 0.0,
+        "pooling": "last",
+        "dense": [],
+    },
+    "base": {
+        "max_tokens": 20000,
+        "max_length": 400,
+        "standardize": "lower_split_punctuation",
+        "embedding_dim": 128,
+        "encoder": "rnn",
+        "cell": "lstm",
+        "units": 64,
+        "num_layers": 2,
+        "bidirectional": True,
+        "dropout": 0.3,
+        "recurrent_dropout": 0.0,
+        "pooling": "last",
+        "dense": [64],
+    },
+}
+"""Model configs by name (plain data). `model_config(name, **overrides)` copies one."""
+
+DEFAULT_PRESET = "base"
+
+CELLS = {"lstm": seqcore.LSTM, "gru": seqcore.GRU, "simple_rnn": seqcore.SimpleRNN}
+"""Recurrent layer per `cell` name."""
+
+STANDARDIZERS = {
+    "lower_split_punctuation": lower_split_punctuation,
+    "lower_and_strip_punctuation": "lower_and_strip_punctuation",
+    "lower": "lower",
+    "strip_punctuation": "strip_punctuation",
+    None: None,
+}
+"""`standardize` names and what `TextVectorization` gets for each."""
+
+
+def _fail(key, value, expected):
+    raise ValueError(
+        f"Invalid model setting `{key}`: expected {expected}. Received: {key}={value!r}"
+    )
+
+
+def _positive_int(key, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        _fail(key, value, "an integer >= 1")
+
+
+def _rate(key, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        _fail(key, value, "a number in [0, 1)")
+
+
+def check_model_config(config):
+    """Raises `ValueError` naming the first key of `config` that is unknown or invalid."""
+    known = set(PRESETS[DEFAULT_PRESET])
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(
+            f"Unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    missing = sorted(known - set(config))
+    if missing:
+        raise ValueError(f"Model config lacks {', '.join(missing)}")
+    for key in ("max_length", "embedding_dim", "units", "num_layers"):
+        _positive_int(key, config[key])
+    _positive_int("max_tokens", config["max_tokens"])
+    if config["max_tokens"] < 3:
+        _fail("max_tokens", config["max_tokens"], "an integer >= 3")
+    for key in ("dropout", "recurrent_dropout"):
+        _rate(key, config[key])
+    choices = {
+        "standardize": list(STANDARDIZERS),
+        "encoder": list(ENCODERS),
+        "cell": list(CELLS),
+        "pooling": list(POOLINGS),
+    }
+    for key, allowed in choices.items():
+        if config[key] not in allowed:
+            _fail(key, config[key], f"one of {allowed}")
+    if not isinstance(config["bidirectional"], bool):
+        _fail("bidirectional", config["bidirectional"], "true or false")
+    dense = config["dense"]
+    if not isinstance(dense, (list, tuple)) or any(
+        isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dense
+    ):
+        _fail("dense", dense, "a list of integers >= 1")
+    return config
+
+
+def model_config(preset=DEFAULT_PRESET, **overrides):
+    """A model config: a copy of `PRESETS[preset]` updated with the overrides not `None`.
+
+    Raises:
+        ValueError: an unknown preset, or an unknown or invalid setting (named).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset; expected one of {list(PRESETS)}. Received: {preset!r}")
+    config = copy.deepcopy(PRESETS[preset])
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(config["dense"], tuple):
+        config["dense"] = list(config["dense"])
+    return check_model_config(config)
+
+
+def build_vectorizer(config, train_texts):
+    """The `TextVectorization` layer of `config`, adapted on `train_texts` (train only)."""
+    return make_vectorizer(
+        list(train_texts),
+        max_tokens=config["max_tokens"],
+        sequence_length=None,
+        standardize=STANDARDIZERS[config["standardize"]],
+    )
+
+
+def _rnn_encoder(x, config):
+    """Stacked (bi)directional seqcore layers; the last returns its final state for "last"."""
+    layer_class = CELLS[config["cell"]]
+    for index in range(config["num_layers"]):
+        last = index == config["num_layers"] - 1
+        layer = layer_class(
+            config["units"],
+            return_sequences=not (last and config["pooling"] == "last"),
+            recurrent_dropout=config["recurrent_dropout"],
+            name=f"{config['cell']}_{index + 1}",
+        )
+        if config["bidirectional"]:
+            layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index + 1}")
+        x = layer(x)
+    return x
+
+
+ENCODERS = {"rnn": _rnn_encoder}
+"""Encoder builders by `encoder` name: `fn(embedded_sequence, config) -> tensor`. An encoder
+returns `(batch, features)` when `config["pooling"] == "last"`, else a masked sequence."""
+
+
+def build_model(config, vectorizer, num_classes, name="sentiment_classifier"):
+    """Builds the (uncompiled) classifier of `config` around an adapted `vectorizer`.
+
+    Args:
+        config: a model config (see the module docstring; `model_config` makes one).
+        vectorizer: a `TextVectorization` adapted on the training texts.
+        num_classes: number of classes (>= 2).
+        name: the model name.
+
+    Returns:
+        A `keras.Model` from a batch of strings `(batch,)` to probabilities
+        `(batch, num_classes)` (float32, output name `probabilities`).
+    """
+    check_model_config(config)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"`num_classes` must be an integer >= 2. Received: {num_classes!r}")
+    text = keras.Input(shape=(), dtype="string", name="text")
+    x = vectorizer(text)
+    x = TokenWindow(config["max_length"], name="token_window")(x)
+    x = keras.layers.Embedding(
+        vectorizer.vocabulary_size(), config["embedding_dim"], mask_zero=True, name="embedding"
+    )(x)
+    if config["dropout"]:
+        x = keras.layers.Dropout(config["dropout"], name="embedding_dropout")(x)
+    x = ENCODERS[config["encoder"]](x, config)
+    if config["pooling"] != "last":
+        x = MaskedPooling(config["pooling"], name=f"{config['pooling']}_pooling")(x)
+    if config["dropout"]:
+        x = keras.layers.Dropout(config["dropout"], name="pooled_dropout")(x)
+    for index, size in enumerate(config["dense"], 1):
+        x = keras.layers.Dense(size, activation="relu", name=f"dense_{index}")(x)
+        if config["dropout"]:
+            x = keras.layers.Dropout(config["dropout"], name=f"dense_{index}_dropout")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+    return keras.Model(text, outputs, name=name)
