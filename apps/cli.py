@@ -118,10 +118,5 @@ from apps.sentiment.cli import sentiment  # noqa: E402
 main.add_command(sentiment)
 
 
-from apps.diagnose import diagnose  # noqa: E402
-
-main.add_command(diagnose)
-
-
 if __name__ == "__main__":
     main()
