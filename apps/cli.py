@@ -113,9 +113,9 @@ def _fmt(values):
     return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
 
 
-from apps.sentiment.cli import sentiment  # noqa: E402
+from apps.diagnose import diagnose  # noqa: E402
 
-main.add_command(sentiment)
+main.add_command(diagnose)
 
 
 if __name__ == "__main__":
