@@ -113,6 +113,11 @@ def _fmt(values):
     return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
 
 
+from apps.sentiment.cli import sentiment  # noqa: E402
+
+main.add_command(sentiment)
+
+
 from apps.diagnose import diagnose  # noqa: E402
 
 main.add_command(diagnose)
