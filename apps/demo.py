@@ -1,10 +1,15 @@
-"""The demo job: train, evaluate, export and serve a seqcore LSTM on built-in data.
+"""The demo job: train, evaluate, export and serve seqcore models on built-in data.
 
-Trains `Input -> seqcore.LSTM -> Dense(softmax)` on the synthetic "order" task of
-`pipelines.synthetic`, exports it as a SavedModel in TF Serving layout
-(`<out>/demo/<version>/saved_model.pb`), reloads the export in a new Python process with
-`tf.saved_model.load` and checks that its `serve` signature reproduces the Keras
-predictions.
+1. Trains `Input -> seqcore.LSTM -> Dense(softmax)` on the synthetic "order" task of
+   `pipelines.synthetic`, exports it as a SavedModel in TF Serving layout
+   (`<out>/demo/<version>/saved_model.pb`), reloads the export in a new Python process with
+   `tf.saved_model.load` and checks that its `serve` signature reproduces the Keras
+   predictions.
+2. Runs the sentiment app (`apps.sentiment`) on `synthetic:sentiment` (`train_size +
+   test_size` sentences, split 80/10/10): trains a small bidirectional seqcore LSTM on raw
+   strings, exports it to `<out>/sentiment/<version>/`, and checks in a new process that the
+   export's `serving_default` signature gives the Keras probabilities for a few texts
+   (an empty one, non-ASCII, emoji and a 10,000-word text among them).
 """
 
 import dataclasses
@@ -29,6 +34,7 @@ __all__ = [
     "next_version",
     "predict_in_new_process",
     "run_demo",
+    "run_sentiment_demo",
 ]
 
 
@@ -48,6 +54,8 @@ class DemoConfig:
     learning_rate: float = 0.01
     check_examples: int = 4
     atol: float = 1e-5
+    sentiment: bool = True
+    sentiment_epochs: int = 8
 
 
 def build_model(timesteps, features, units, num_classes):
@@ -129,7 +137,7 @@ def run_demo(config, report=None):
     else:
         max_abs_diff = float("inf")
     match = max_abs_diff <= config.atol
-    return {
+    result = {
         "app": APP_NAME,
         "export_dir": str(export_dir),
         "version": int(export_dir.name),
@@ -150,4 +158,70 @@ def run_demo(config, report=None):
             "atol": config.atol,
             "match": match,
         },
+    }
+    if config.sentiment:
+        result["sentiment"] = run_sentiment_demo(config, report)
+    return result
+
+
+def run_sentiment_demo(config, report=None):
+    """Trains, exports and serve-checks the sentiment app on `synthetic:sentiment`.
+
+    Returns:
+        A JSON-ready dict: `export_dir`, `version`, `test` (accuracy, macro-F1, n),
+        `best_epoch` and `serving_check` (`apps.sentiment.serving.serving_check`).
+
+    Raises:
+        ServingCheckError: the export failed in a new process or differs from Keras.
+    """
+    from apps.sentiment import APP_NAME as SENTIMENT
+    from apps.sentiment.config import DataConfig, TrainConfig
+    from apps.sentiment.export import export_model
+    from apps.sentiment.serving import serving_check
+    from apps.sentiment.train import plan_training, run_holdout
+
+    report = report or (lambda line: None)
+    train_config = TrainConfig(
+        data=DataConfig("synthetic:sentiment", limit=config.train_size + config.test_size),
+        preset="small",
+        model_overrides={"units": 16, "embedding_dim": 16},
+        epochs=config.sentiment_epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        patience=0,  # train every epoch; the best one on validation is kept
+        seed=config.seed,
+    )
+    plan = plan_training(train_config)
+    report(
+        f"sentiment: training the 'small' preset (units 16) on {len(plan.data)} "
+        f"synthetic:sentiment sentences for {train_config.epochs} epochs"
+    )
+    fit, metrics, _ = run_holdout(plan, report=lambda line: report(f"sentiment: {line}"))
+    test = metrics["test"]
+    report(f"sentiment: test accuracy {test['accuracy']:.3f} on {test['n']} sentences")
+    export_dir = export_model(
+        fit.model,
+        plan.class_names,
+        pathlib.Path(config.out) / SENTIMENT,
+        metadata={"preset": "small", "model": fit.model_config, "data": "synthetic:sentiment"},
+    )
+    report(f"sentiment: exported {export_dir}")
+    check = serving_check(fit.model, export_dir, atol=config.atol)
+    report(
+        f"sentiment: served in a new process, signature '{check['signature']}': "
+        f"max |served - keras| = {check['max_abs_diff']:.2g} on {check['n']} texts, labels "
+        f"{'match' if check['labels_match'] else 'DIFFER'}"
+    )
+    if not check["match"]:
+        raise ServingCheckError(
+            f"sentiment export {export_dir} differs from the Keras model: max |served - keras| "
+            f"= {check['max_abs_diff']:.3g} (allowed {check['atol']:g}), labels match: "
+            f"{check['labels_match']}"
+        )
+    return {
+        "export_dir": str(export_dir),
+        "version": int(export_dir.name),
+        "test": {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"], "n": test["n"]},
+        "best_epoch": metrics["best_epoch"],
+        "serving_check": check,
     }
