@@ -78,15 +78,22 @@ def mean_std(values):
     return statistics.fmean(values), std
 
 
-def _cell(value):
+def _cell(value, spec=".4f"):
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4f}"
+        return "nan" if math.isnan(value) else format(value, spec)
     return str(value)
 
 
-def format_table(rows, columns):
-    """A plain-text table of `rows` (dicts) with the given `columns`; floats to 4 decimals."""
-    cells = [[_cell(row.get(c, "")) for c in columns] for row in rows]
+def format_table(rows, columns, formats=None):
+    """A plain-text table of `rows` (dicts) with the given `columns`.
+
+    Args:
+        rows: dicts column -> value (missing values print empty).
+        columns: the columns, in order.
+        formats: format specs of float columns (default `".4f"`), e.g. `{"seconds": ".1f"}`.
+    """
+    formats = formats or {}
+    cells = [[_cell(row.get(c, ""), formats.get(c, ".4f")) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))

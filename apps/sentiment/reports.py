@@ -88,4 +88,4 @@ def cv_table(cv, extra_columns=()):
     rows = list(cv["folds"])
     rows.append({"fold": "mean", **cv["mean"]})
     rows.append({"fold": "std", **cv["std"]})
-    return format_table(rows, columns)
+    return format_table(rows, columns, formats={"seconds": ".1f", "C": "g"})
