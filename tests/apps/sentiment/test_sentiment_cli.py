@@ -192,19 +192,34 @@ def test_train_cross_validation_runs_the_asked_folds(tmp_path):
     assert (tmp_path / "folds.json").is_file() and not (tmp_path / "model.keras").exists()
 
 
-def test_train_loads_pretrained_vectors_and_reports_coverage(tmp_path):
+def test_multiclass_csv_with_pretrained_vectors(tmp_path):
+    rows = ["review,stars"]
+    words = {"low": "awful dull", "mid": "okay fine", "high": "great good"}
+    for i in range(36):
+        label = ["low", "mid", "high"][i % 3]
+        rows.append(f'"the movie {i}, {words[label]}",{label}')
+    table = tmp_path / "reviews.csv"
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     vectors = tmp_path / "vectors.txt"
-    vectors.write_text("good 1 0 0\nbad 0 1 0\nmovie 0 0 1\nunseen 1 1 1\n", encoding="utf-8")
+    vectors.write_text("great 1 0 0\nawful 0 1 0\nMovie 0 0 1\nunseen 1 1 1\n", encoding="utf-8")
     result = invoke(
-        "sentiment", "train", "--data", "synthetic:sentiment", *TINY_MODEL, "--limit", "30",
-        "--epochs", "1", "--embeddings", vectors, "--out", tmp_path / "run", "--json",
+        "sentiment", "train", "--data", table, "--text-column", "review", "--label-column",
+        "stars", *TINY_MODEL, "--epochs", "1", "--embeddings", vectors,
+        "--out", tmp_path / "run", "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["embeddings"]["dim"] == 3 and 1 <= summary["embeddings"]["found"] <= 3
-    assert "pretrained vectors:" in result.stderr
+    assert summary["embeddings"]["dim"] == 3 and summary["embeddings"]["found"] == 3
+    assert "pretrained vectors: 3/" in result.stderr
+    assert list(summary["test"]["per_class"]) == ["high", "low", "mid"]
+    assert np.shape(summary["test"]["confusion_matrix"]) == (3, 3)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model"]["embedding_dim"] == 3
+    assert config["class_names"] == ["high", "low", "mid"]
+    predicted = invoke("sentiment", "predict", "--model", tmp_path / "run", "--text", "x", "--json")
+    assert set(json.loads(predicted.stdout)["predictions"][0]["probabilities"]) == {
+        "high", "low", "mid",
+    }  # fmt: skip
 
 
 def test_train_with_mirrored_strategy(tmp_path):
