@@ -236,8 +236,6 @@ def train(
     confusion_matrix.json/.png, training_curves.png. With --cv K: K-fold cross-validation,
     the fold table, and config.json, metrics.json, folds.json in OUT.
     """
-    if model_overrides.get("standardize") == "none":
-        model_overrides["standardize"] = None
     from apps.sentiment.config import TrainConfig
 
     with input_errors(debug):

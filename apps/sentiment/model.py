@@ -19,7 +19,7 @@ Model config keys (all plain JSON values):
 - `max_length`: the most tokens read per text (the rest is ignored).
 - `standardize`: `"lower_split_punctuation"` (lower-case, punctuation as its own tokens),
   or a `TextVectorization` name: `"lower_and_strip_punctuation"`, `"lower"`,
-  `"strip_punctuation"`, `None` (no change).
+  `"strip_punctuation"`, `"none"` or `None` (no change).
 - `embedding_dim`: size of the word vectors (taken from the file with pretrained ones).
 - `encoder`: a key of `ENCODERS` (`"rnn"`).
 - `cell`: `"lstm"`, `"gru"` or `"simple_rnn"` (seqcore layers).
@@ -91,6 +91,7 @@ STANDARDIZERS = {
     "lower_and_strip_punctuation": "lower_and_strip_punctuation",
     "lower": "lower",
     "strip_punctuation": "strip_punctuation",
+    "none": None,
     None: None,
 }
 """`standardize` names and what `TextVectorization` gets for each."""

@@ -225,11 +225,14 @@ def test_multiclass_csv_with_pretrained_vectors(tmp_path):
 def test_train_with_mirrored_strategy(tmp_path):
     result = invoke(
         "sentiment", "train", "--data", "synthetic:sentiment", *TINY_MODEL, "--limit", "30",
-        "--epochs", "1", "--strategy", "mirrored", "--out", tmp_path, "--json",
+        "--epochs", "1", "--strategy", "mirrored", "--standardize", "none",
+        "--out", tmp_path, "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "MirroredStrategy" in result.stderr
     assert json.loads(result.stdout)["test"]["n"] == 3
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"]["standardize"] == "none"
 
 
 def _bad(tmp_path, name, content):

@@ -70,7 +70,13 @@ def test_model_config_names_what_is_wrong(overrides, message):
     [
         {"cell": "lstm", "pooling": "last"},
         {"cell": "gru", "pooling": "max", "num_layers": 2},
-        {"cell": "simple_rnn", "pooling": "mean", "bidirectional": False, "dense": [4]},
+        {
+            "cell": "simple_rnn",
+            "pooling": "mean",
+            "bidirectional": False,
+            "dense": [4],
+            "standardize": "none",
+        },
     ],
     ids=["lstm-last", "gru-max-2layers", "simple_rnn-mean-unidirectional"],
 )
