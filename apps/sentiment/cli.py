@@ -14,107 +14,24 @@ import click
 
 from apps.common.errors import InputError, input_errors
 from apps.common.options import (
-    IntList,
-    OptionalPositiveFloat,
     batch_size_option,
-    compose,
     data_option,
     debug_option,
-    epochs_option,
     json_option,
     model_option,
     out_option,
     seed_option,
     strategy_option,
 )
-
-PRESET_NAMES = ("small", "base")
-CELL_NAMES = ("lstm", "gru", "simple_rnn")
-POOLING_NAMES = ("last", "max", "mean")
-STANDARDIZE_NAMES = ("lower_split_punctuation", "lower_and_strip_punctuation", "lower", "none")
-
-
-def _echo_err(line):
-    click.echo(line, err=True)
-
-
-def _print_json(obj):
-    click.echo(json.dumps(obj, ensure_ascii=False))
-
-
-text_source_options = compose(
-    click.option(
-        "--text-column",
-        help="Text column of a CSV/TSV file: a name, or a 0-based index with --no-header.",
-    ),
-    click.option("--label-column", help="Label column of a CSV/TSV file (name or index)."),
-    click.option(
-        "--no-header", is_flag=True, help="The CSV/TSV file has no header row (columns by index)."
-    ),
-    click.option(
-        "--encoding",
-        default=None,
-        show_default="utf-8",
-        help="Text encoding of the files (MR: windows-1252).",
-    ),
-    click.option(
-        "--limit",
-        type=click.IntRange(min=2),
-        default=None,
-        help="Use at most this many examples (synthetic: generated; tfds: first; files: "
-        "a seeded stratified sample).",
-    ),
-    click.option(
-        "--data-seed",
-        type=click.IntRange(min=0),
-        default=0,
-        show_default=True,
-        help="Seed of the generated texts of a synthetic: source.",
-    ),
+from apps.sentiment.cli_options import (
+    data_config,
+    echo_err,
+    fraction_options,
+    model_options,
+    print_json,
+    text_source_options,
+    training_options,
 )
-
-fraction_options = compose(
-    click.option(
-        "--val-fraction",
-        type=click.FloatRange(0, 1, max_open=True),
-        default=0.1,
-        show_default=True,
-        help="Validation part (early stopping; of each fold's training part with --cv).",
-    ),
-    click.option(
-        "--test-fraction",
-        type=click.FloatRange(0, 1, min_open=True, max_open=True),
-        default=0.1,
-        show_default=True,
-        help="Test part (without --cv).",
-    ),
-    click.option(
-        "--cv",
-        type=click.IntRange(min=2),
-        default=None,
-        help="Run stratified K-fold cross-validation with K folds and print the fold table.",
-    ),
-    click.option(
-        "--folds",
-        type=IntList(minimum=1),
-        default=None,
-        help="With --cv: run only these 1-based folds, e.g. 1,2.",
-    ),
-)
-
-
-def _data_config(data, text_column, label_column, no_header, encoding, limit, data_seed):
-    from apps.sentiment.config import DataConfig
-
-    return DataConfig(
-        source=data,
-        text_column=text_column,
-        label_column=label_column,
-        header=not no_header,
-        encoding=encoding,
-        limit=limit,
-        data_seed=data_seed,
-    )
 
 
 @click.group(name="sentiment")
@@ -125,77 +42,9 @@ def sentiment():
 @sentiment.command()
 @data_option()
 @text_source_options
-@click.option(
-    "--preset",
-    type=click.Choice(PRESET_NAMES),
-    default="base",
-    show_default=True,
-    help="Model size preset; the options below override its settings.",
-)
-@click.option("--cell", type=click.Choice(CELL_NAMES), help="Recurrent cell (seqcore layer).")
-@click.option("--units", type=click.IntRange(min=1), help="Units per direction and layer.")
-@click.option("--layers", "num_layers", type=click.IntRange(min=1), help="Stacked layers.")
-@click.option(
-    "--bidirectional/--unidirectional", default=None, help="Read the text both ways, or forward."
-)
-@click.option("--embedding-dim", type=click.IntRange(min=1), help="Word vector size.")
-@click.option("--max-tokens", type=click.IntRange(min=3), help="Vocabulary size.")
-@click.option(
-    "--max-length", type=click.IntRange(min=1), help="Tokens read per text (the rest ignored)."
-)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout rate.")
-@click.option(
-    "--recurrent-dropout",
-    type=click.FloatRange(0, 1, max_open=True),
-    help="Recurrent dropout (slower: no fused loop).",
-)
-@click.option("--pooling", type=click.Choice(POOLING_NAMES), help="Final state, or max/mean.")
-@click.option("--dense", type=IntList(), help="Sizes of the relu head layers, e.g. 64 or none.")
-@click.option("--standardize", type=click.Choice(STANDARDIZE_NAMES), help="Text standardisation.")
-@click.option(
-    "--embeddings",
-    type=click.Path(dir_okay=False, path_type=pathlib.Path),
-    default=None,
-    help="Pretrained word vectors (GloVe / word2vec text format); words not found get "
-    "random vectors.",
-)
-@epochs_option(10)
-@batch_size_option(32)
-@click.option(
-    "--learning-rate",
-    type=click.FloatRange(0, min_open=True),
-    default=1e-3,
-    show_default=True,
-    help="Adam learning rate.",
-)
-@click.option(
-    "--clip-norm",
-    type=OptionalPositiveFloat(),
-    default="1.0",
-    show_default=True,
-    help="Clip gradients to this global norm; 0 or none disables clipping.",
-)
-@click.option(
-    "--patience",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Stop after this many epochs without validation improvement (0: never stop early).",
-)
-@click.option(
-    "--monitor",
-    type=click.Choice(["val_loss", "val_accuracy"]),
-    default="val_loss",
-    show_default=True,
-    help="Validation metric that picks the best epoch.",
-)
+@model_options
+@training_options
 @fraction_options
-@click.option(
-    "--bucket/--no-bucket",
-    default=True,
-    show_default=True,
-    help="Batch texts of similar length together.",
-)
 @seed_option()
 @strategy_option
 @out_option(pathlib.Path("runs/sentiment"))
@@ -240,7 +89,7 @@ def train(
 
     with input_errors(debug):
         config = TrainConfig(
-            data=_data_config(
+            data=data_config(
                 data, text_column, label_column, no_header, encoding, limit, data_seed
             ),
             out=out,
@@ -269,22 +118,22 @@ def train(
     tf_strategy = get_strategy(strategy)
     with input_errors(debug):
         plan = plan_training(config)
-    _echo_err(f"strategy: {describe(tf_strategy)}; preset {preset}: {plan.model_config}")
+    echo_err(f"strategy: {describe(tf_strategy)}; preset {preset}: {plan.model_config}")
     if plan.data.skipped:
-        _echo_err(f"skipped {plan.data.skipped} empty text(s) in {data}")
+        echo_err(f"skipped {plan.data.skipped} empty text(s) in {data}")
 
     if config.cv:
 
         def on_fold(row, fit):
-            _echo_err(
+            echo_err(
                 f"fold {row['fold']}/{config.cv}: accuracy {row['accuracy']:.4f}, macro-F1 "
                 f"{row['macro_f1']:.4f} (best epoch {row['best_epoch']}, {row['seconds']} s)"
             )
 
-        result = run_cv(plan, report=_echo_err, strategy=tf_strategy, on_fold=on_fold)
+        result = run_cv(plan, report=echo_err, strategy=tf_strategy, on_fold=on_fold)
         reports.write_cv(out, result, run_description(plan))
         if as_json:
-            _print_json({"out": str(out), **result["cv"], "accuracy": result["accuracy"]})
+            print_json({"out": str(out), **result["cv"], "accuracy": result["accuracy"]})
             return
         click.echo(reports.cv_table(result["cv"]))
         click.echo(
@@ -294,10 +143,10 @@ def train(
         )
         return
 
-    fit, metrics, record = run_holdout(plan, report=_echo_err, strategy=tf_strategy)
+    fit, metrics, record = run_holdout(plan, report=echo_err, strategy=tf_strategy)
     reports.write_holdout(out, fit, metrics, record, run_description(plan, fit.model_config))
     if as_json:
-        _print_json({"out": str(out), **metrics})
+        print_json({"out": str(out), **metrics})
         return
     test = metrics["test"]
     click.echo(
@@ -360,7 +209,7 @@ def evaluate(
         else:
             from apps.sentiment.data import load_examples
 
-            config = _data_config(
+            config = data_config(
                 data, text_column, label_column, no_header, encoding, limit, data_seed
             )
             examples = load_examples(config)
@@ -369,7 +218,7 @@ def evaluate(
     result = score(classifier, texts, labels, batch_size=batch_size)
     result = {"model": str(classifier.path), "kind": classifier.kind, "data": source, **result}
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     click.echo(
         f"accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f} "
@@ -444,7 +293,7 @@ def predict(model_path, texts, input_path, encoding, batch_size, as_json, debug)
     probabilities = classifier.predict_proba(texts, batch_size=batch_size)
     rows = predictions(texts, probabilities, classifier.class_names)
     if as_json:
-        _print_json({"model": str(classifier.path), "predictions": rows})
+        print_json({"model": str(classifier.path), "predictions": rows})
         return
     for row in rows:
         probs = " ".join(f"{name}={p:.4f}" for name, p in row["probabilities"].items())
@@ -510,7 +359,7 @@ def export(model_path, to, version, check, as_json, debug):
 
         result["serving_check"] = serving_check(classifier.model, folder)
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         click.echo(f"exported: {folder} (version {folder.name}, signature serving_default)")
         if check:
@@ -554,7 +403,7 @@ def baseline(
 
     with input_errors(debug):
         config = TrainConfig(
-            data=_data_config(
+            data=data_config(
                 data, text_column, label_column, no_header, encoding, limit, data_seed
             ),
             val_fraction=val_fraction,
@@ -567,7 +416,7 @@ def baseline(
         from apps.sentiment.data import load_examples
 
         examples = load_examples(config.data, seed=seed)
-        _echo_err(f"{len(examples)} examples, classes {examples.class_names}; {DESCRIPTION}")
+        echo_err(f"{len(examples)} examples, classes {examples.class_names}; {DESCRIPTION}")
         result = run_baseline(
             examples,
             fractions=config.fractions,
@@ -578,7 +427,7 @@ def baseline(
         )
     result = {"data": data, **result}
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     from apps.sentiment.reports import cv_table, per_class_table
 
