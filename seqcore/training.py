@@ -128,8 +128,13 @@ class GradientNormLogger(keras.callbacks.Callback):
     `fit` the optimizer is restored and the train function dropped (the next `fit`
     traces a clean one). Works with any model whose training step calls
     `optimizer.apply` or `optimizer.apply_gradients` (Keras's default `train_step`,
-    `TruncatedBPTT`). Under a multi-replica `tf.distribute` strategy the norm is that
-    of the first replica's gradients.
+    `TruncatedBPTT`). Under a multi-replica `tf.distribute` strategy each replica's
+    gradients are summed (one extra all-reduce per update) so the norm is that of the
+    whole batch's gradient.
+
+    Callbacks run in list order and share each epoch's logs: put this one before any
+    callback that reads `grad_norm` in `on_epoch_end` (a progress printer, a CSV logger);
+    `History` and Keras's progress bar always come after it.
 
     Example:
 
@@ -169,7 +174,7 @@ class GradientNormLogger(keras.callbacks.Callback):
 
         def apply(grads, trainable_variables=None):
             grads = list(grads)
-            total.assign_add(global_norm(grads))
+            total.assign_add(global_norm(_summed_over_replicas(grads)))
             count.assign_add(1.0)
             return original(optimizer, grads, trainable_variables)
 
@@ -190,6 +195,16 @@ class GradientNormLogger(keras.callbacks.Callback):
             del self._target.apply
         self._target = None
         self.model.train_function = None
+
+
+def _summed_over_replicas(grads):
+    """`grads` summed over the replicas of a multi-replica strategy (as the optimizer
+    will apply them); unchanged outside one."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return grads
+    present = [g for g in grads if g is not None]
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, present)
 
 
 def _accumulator(name, dtype):

@@ -427,3 +427,37 @@ def test_tbptt_config_round_trip():
         False,
     )
     assert len(restored.model.layers) == 3
+
+
+_MIRRORED_SCRIPT = """
+import numpy as np, keras, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import seqcore
+from seqcore.training import GradientNormLogger
+rng = np.random.default_rng(0)
+x = rng.standard_normal((8, 5, 2)).astype("float32")
+y = rng.standard_normal((8, 1)).astype("float32")
+with tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"]).scope():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5, 2)), seqcore.LSTM(3), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+with tf.GradientTape() as tape:
+    loss = keras.losses.MeanSquaredError()(y, model(x))
+expected = float(tf.linalg.global_norm(tape.gradient(loss, model.trainable_weights)))
+history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
+                    callbacks=[GradientNormLogger()])
+print("NORMS", expected, history.history["grad_norm"][0])
+"""
+
+
+def test_grad_norm_under_a_two_replica_strategy_is_the_whole_batch_norm():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _MIRRORED_SCRIPT], capture_output=True, text=True, check=True
+    )
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("NORMS"))
+    expected, logged = (float(v) for v in line.split()[1:])
+    assert logged == pytest.approx(expected, rel=1e-5)
