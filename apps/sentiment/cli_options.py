@@ -2,7 +2,8 @@
 
 - `text_source_options`: how `--data` is read (`--text-column`, `--encoding`, `--limit`, ...).
 - `fraction_options`: the split (`--val-fraction`, `--test-fraction`, `--cv`, `--folds`).
-- `model_options`: `--preset` and the model config keys it can override.
+- `model_options`: `--preset` and the model config keys it can override (`--ngram-weight`,
+  `--token-ratios` for the hybrid of `apps.sentiment.model`).
 - `training_options`: epochs, batch size, optimiser, clipping, early stopping, bucketing.
 """
 
@@ -23,6 +24,23 @@ PRESET_NAMES = ("small", "base")
 CELL_NAMES = ("lstm", "gru", "simple_rnn")
 POOLING_NAMES = ("last", "max", "mean")
 STANDARDIZE_NAMES = ("lower_split_punctuation", "lower_and_strip_punctuation", "lower", "none")
+
+
+class NgramWeight(click.ParamType):
+    """`auto` or a number in [0, 1]: the n-gram branch's share of the probabilities."""
+
+    name = "auto|WEIGHT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) or value == "auto":
+            return value
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = None
+        if weight is None or not 0 <= weight <= 1:
+            self.fail(f"expected 'auto' or a number in [0, 1], got {value!r}", param, ctx)
+        return weight
 
 
 def echo_err(line):
@@ -139,6 +157,17 @@ model_options = compose(
     click.option("--dense", type=IntList(), help="Sizes of the relu head layers, e.g. 64 or none."),
     click.option(
         "--standardize", type=click.Choice(STANDARDIZE_NAMES), help="Text standardisation."
+    ),
+    click.option(
+        "--ngram-weight",
+        type=NgramWeight(),
+        help="Share of the n-gram (NB-weighted logistic regression) branch in the averaged "
+        "probabilities: 'auto' (least validation log-loss), 0 (recurrent only) to 1.",
+    ),
+    click.option(
+        "--token-ratios/--no-token-ratios",
+        default=None,
+        help="Give the recurrent layers each word's class log-count ratios beside its vector.",
     ),
     click.option(
         "--embeddings",

@@ -44,6 +44,7 @@ import copy
 import keras
 
 import seqcore
+from apps.sentiment import ngram
 from apps.sentiment.layers import POOLINGS, MaskedPooling, TokenWindow, lower_split_punctuation
 from pipelines.text import make_vectorizer
 
@@ -62,6 +63,12 @@ PRESETS = {
         "recurrent_dropout": 0.0,
         "pooling": "last",
         "dense": [],
+        "token_ratios": False,
+        "ngram_weight": 0.0,
+        "word_ngrams": 3,
+        "char_ngrams": True,
+        "max_ngrams": 500000,
+        "ngram_c": 0.3,
     },
     "base": {
         "max_tokens": 20000,
@@ -69,14 +76,20 @@ PRESETS = {
         "standardize": "lower_split_punctuation",
         "embedding_dim": 128,
         "encoder": "rnn",
-        "cell": "lstm",
+        "cell": "gru",
         "units": 64,
-        "num_layers": 2,
+        "num_layers": 1,
         "bidirectional": True,
-        "dropout": 0.3,
+        "dropout": 0.5,
         "recurrent_dropout": 0.0,
-        "pooling": "last",
-        "dense": [64],
+        "pooling": "max",
+        "dense": [],
+        "token_ratios": True,
+        "ngram_weight": "auto",
+        "word_ngrams": 3,
+        "char_ngrams": True,
+        "max_ngrams": 500000,
+        "ngram_c": 0.3,
     },
 }
 """Model configs by name (plain data). `model_config(name, **overrides)` copies one."""
@@ -142,12 +155,34 @@ def check_model_config(config):
             _fail(key, config[key], f"one of {allowed}")
     if not isinstance(config["bidirectional"], bool):
         _fail("bidirectional", config["bidirectional"], "true or false")
+    for key in ("token_ratios", "char_ngrams"):
+        if not isinstance(config[key], bool):
+            _fail(key, config[key], "true or false")
+    weight = config["ngram_weight"]
+    if weight != "auto" and (
+        isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1
+    ):
+        _fail("ngram_weight", weight, '"auto" or a number in [0, 1]')
+    word_ngrams = config["word_ngrams"]
+    if isinstance(word_ngrams, bool) or not isinstance(word_ngrams, int) or word_ngrams < 0:
+        _fail("word_ngrams", word_ngrams, "an integer >= 0")
+    if uses_ngrams(config) and not (word_ngrams or config["char_ngrams"]):
+        _fail("word_ngrams", word_ngrams, "an integer >= 1 when char_ngrams is false")
+    _positive_int("max_ngrams", config["max_ngrams"])
+    c = config["ngram_c"]
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
+        _fail("ngram_c", c, "a number > 0")
     dense = config["dense"]
     if not isinstance(dense, (list, tuple)) or any(
         isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dense
     ):
         _fail("dense", dense, "a list of integers >= 1")
     return config
+
+
+def uses_ngrams(config):
+    """Whether `config` has the n-gram branch (an `ngram_weight` of `"auto"` or above 0)."""
+    return config["ngram_weight"] == "auto" or config["ngram_weight"] > 0
 
 
 def model_config(preset=DEFAULT_PRESET, **overrides):
@@ -197,7 +232,9 @@ ENCODERS = {"rnn": _rnn_encoder}
 returns `(batch, features)` when `config["pooling"] == "last"`, else a masked sequence."""
 
 
-def build_model(config, vectorizer, num_classes, name="sentiment_classifier"):
+def build_model(
+    config, vectorizer, num_classes, name="sentiment_classifier", token_ratios=None
+):
     """Builds the (uncompiled) classifier of `config` around an adapted `vectorizer`.
 
     Args:
@@ -205,6 +242,9 @@ def build_model(config, vectorizer, num_classes, name="sentiment_classifier"):
         vectorizer: a `TextVectorization` adapted on the training texts.
         num_classes: number of classes (>= 2).
         name: the model name.
+        token_ratios: with `config["token_ratios"]`, the `(vocabulary, k)` log-count ratios
+            of `apps.sentiment.ngram.token_log_ratios`, a frozen feature beside the
+            embedding.
 
     Returns:
         A `keras.Model` from a batch of strings `(batch,)` to probabilities
@@ -215,12 +255,25 @@ def build_model(config, vectorizer, num_classes, name="sentiment_classifier"):
         raise ValueError(f"`num_classes` must be an integer >= 2. Received: {num_classes!r}")
     text = keras.Input(shape=(), dtype="string", name="text")
     x = vectorizer(text)
-    x = TokenWindow(config["max_length"], name="token_window")(x)
+    ids = TokenWindow(config["max_length"], name="token_window")(x)
     x = keras.layers.Embedding(
         vectorizer.vocabulary_size(), config["embedding_dim"], mask_zero=True, name="embedding"
-    )(x)
+    )(ids)
     if config["dropout"]:
         x = keras.layers.Dropout(config["dropout"], name="embedding_dropout")(x)
+    if config["token_ratios"]:
+        if token_ratios is None:
+            raise ValueError("config has token_ratios: pass the `token_ratios` matrix")
+        ratios = keras.layers.Embedding(
+            token_ratios.shape[0],
+            token_ratios.shape[1],
+            mask_zero=True,
+            trainable=False,
+            name="token_ratios",
+        )
+        features = ratios(ids)
+        ratios.set_weights([token_ratios])
+        x = keras.layers.Concatenate(name="word_features")([x, features])
     x = ENCODERS[config["encoder"]](x, config)
     if config["pooling"] != "last":
         x = MaskedPooling(config["pooling"], name=f"{config['pooling']}_pooling")(x)
@@ -234,3 +287,36 @@ def build_model(config, vectorizer, num_classes, name="sentiment_classifier"):
         num_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)
     return keras.Model(text, outputs, name=name)
+
+
+def build_hybrid(recurrent, vectorizers, ngram_fit, ngram_weight, name="sentiment_classifier"):
+    """Averages a trained recurrent classifier with the frozen n-gram branch.
+
+    Args:
+        recurrent: the trained model of `build_model` (strings -> probabilities).
+        vectorizers: the n-gram layers of `apps.sentiment.ngram.ngram_vectorizers`.
+        ngram_fit: their fitted weights (`apps.sentiment.ngram.fit_nb_logistic`).
+        ngram_weight: the n-gram branch's weight in `[0, 1]`; the recurrent branch gets
+            the rest.
+        name: the model name.
+
+    Returns:
+        A `keras.Model` from strings `(batch,)` to probabilities `(batch, classes)`,
+        output name `probabilities`.
+    """
+    num_classes = recurrent.output.shape[-1]
+    text = keras.Input(shape=(), dtype="string", name="text")
+    recurrent_probabilities = recurrent(text)
+    logits = ngram.ngram_logits(text, vectorizers, ngram_fit, num_classes)
+    ngram_probabilities = keras.layers.Softmax(dtype="float32", name="ngram_probabilities")(
+        logits
+    )
+    mixed = keras.layers.Add(dtype="float32", name="probabilities")(
+        [
+            keras.layers.Rescaling(1.0 - ngram_weight, name="recurrent_share")(
+                recurrent_probabilities
+            ),
+            keras.layers.Rescaling(ngram_weight, name="ngram_share")(ngram_probabilities),
+        ]
+    )
+    return keras.Model(text, mixed, name=name)

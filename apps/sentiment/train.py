@@ -31,10 +31,17 @@ import tensorflow as tf
 from apps import __version__
 from apps.common.progress import EpochProgress
 from apps.common.reports import classification_metrics, mean_std
-from apps.sentiment import APP_NAME
+from apps.sentiment import APP_NAME, ngram
 from apps.sentiment.data import cv_splits, holdout_split, load_examples, take
 from apps.sentiment.embeddings import read_vectors, vectors_for_vocabulary
-from apps.sentiment.model import STANDARDIZERS, build_model, build_vectorizer, model_config
+from apps.sentiment.model import (
+    STANDARDIZERS,
+    build_hybrid,
+    build_model,
+    build_vectorizer,
+    model_config,
+    uses_ngrams,
+)
 from apps.sentiment.predict import predict_proba
 from pipelines.splits import split_record
 from pipelines.text import encode_labels, text_dataset
@@ -80,6 +87,8 @@ class FitResult:
         model_config: the model config used (`embedding_dim` from the vector file if any).
         embeddings: `WordVectors.summary()` when pretrained vectors were loaded, else `None`.
         seconds: training time.
+        ngram: the n-gram branch (`features`, chosen `weight`, validation log-loss per
+            weight) when the config has one, else `None`.
     """
 
     model: object
@@ -89,6 +98,7 @@ class FitResult:
     model_config: dict
     embeddings: dict | None
     seconds: float
+    ngram: dict | None = None
 
 
 def _vocabulary_of_all(texts, standardize):
@@ -174,7 +184,10 @@ def fit_model(
                 path=str(config.embeddings),
             )
             cfg = {**cfg, "embedding_dim": vectors.dim}
-        model = build_model(cfg, vectorizer, num_classes)
+        token_ratios = None
+        if cfg["token_ratios"]:
+            token_ratios = ngram.token_log_ratios(vectorizer, train_texts, train_ids, num_classes)
+        model = build_model(cfg, vectorizer, num_classes, token_ratios=token_ratios)
         if vectors is not None:
             model.get_layer("embedding").set_weights([vectors.matrix])
         model.compile(
@@ -225,6 +238,11 @@ def fit_model(
     best_epoch = epochs_run
     if stopper is not None and stopper.best_weights is not None:
         best_epoch = int(stopper.best_epoch) + 1
+    ngram_summary = None
+    if uses_ngrams(cfg):
+        model, ngram_summary = _add_ngram_branch(
+            model, cfg, (train_texts, train_ids), (val_texts, val_ids), strategy, report, prefix
+        )
     return FitResult(
         model,
         history,
@@ -233,7 +251,46 @@ def fit_model(
         cfg,
         None if vectors is None else vectors.summary(),
         time.perf_counter() - start,
+        ngram_summary,
     )
+
+
+def _add_ngram_branch(recurrent, cfg, train, val, strategy, report, prefix):
+    """Fits the n-gram branch on the train part and averages it with `recurrent`.
+
+    With `ngram_weight: "auto"` the weight is the one whose mixture has the least log-loss
+    on the validation part (0.5 without one). Returns `(hybrid model, summary dict)`.
+    """
+    (train_texts, train_ids), (val_texts, val_ids) = train, val
+    num_classes = recurrent.output.shape[-1]
+    vectorizers = ngram.ngram_vectorizers(
+        train_texts,
+        word_ngrams=cfg["word_ngrams"],
+        char_ngrams=cfg["char_ngrams"],
+        max_ngrams=cfg["max_ngrams"],
+        standardize=STANDARDIZERS[cfg["standardize"]],
+    )
+    fit = ngram.fit_nb_logistic(
+        ngram.features(vectorizers, train_texts), train_ids, num_classes, C=cfg["ngram_c"]
+    )
+    summary = {"features": int(fit["kernel"].shape[0]), "weight_losses": None}
+    weight = cfg["ngram_weight"]
+    if weight == "auto" and len(val_texts):
+        weight, summary["weight_losses"] = ngram.choose_weight(
+            predict_proba(recurrent, val_texts),
+            ngram.probabilities(vectorizers, fit, val_texts),
+            val_ids,
+        )
+    elif weight == "auto":
+        weight = 0.5
+    summary["weight"] = float(weight)
+    report(
+        f"{prefix}n-gram branch: {summary['features']} n-gram features, weight {weight:.1f} "
+        f"(recurrent {1 - weight:.1f})"
+    )
+    with strategy.scope():
+        model = build_hybrid(recurrent, vectorizers, fit, float(weight), name=recurrent.name)
+    return model, summary
 
 
 def score(model, texts, ids, class_names, batch_size=64):
@@ -317,6 +374,7 @@ def run_holdout(plan, report=None, strategy=None):
         "epochs_run": fit.epochs_run,
         "history": fit.history,
         "embeddings": fit.embeddings,
+        "ngram": fit.ngram,
         "train_seconds": fit.seconds,
         "parameters": int(fit.model.count_params()),
     }
@@ -389,7 +447,9 @@ def run_cv(plan, report=None, strategy=None, on_fold=None):
             "seconds": round(fit.seconds, 1),
         }
         rows.append(row)
-        details.append({"fold": number, "test": test, "history": fit.history})
+        details.append(
+            {"fold": number, "test": test, "history": fit.history, "ngram": fit.ngram}
+        )
         records.append(
             split_record(
                 split, plan.data.labels, method="kfold", seed=config.seed, k=config.cv, fold=number

@@ -1,7 +1,7 @@
 """Shared fixtures of the sentiment tests: one tiny trained model and its export per worker.
 
 Training runs once per pytest worker (session scope) on 60 synthetic sentences, preset
-"small" shrunk to 4 units, 2 epochs: a real model with real files, in a few seconds.
+"base" (the hybrid) shrunk to 4 units, 2 epochs: a real model with real files, in a few seconds.
 """
 
 import json

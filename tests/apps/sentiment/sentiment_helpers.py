@@ -4,7 +4,8 @@ from click.testing import CliRunner
 
 from apps.cli import main
 
-TINY_MODEL = ["--preset", "small", "--units", "4", "--embedding-dim", "8", "--max-length", "50"]
+# The "base" preset shrunk: the hybrid (recurrent + n-gram branch, token ratios) end to end.
+TINY_MODEL = ["--preset", "base", "--units", "4", "--embedding-dim", "8", "--max-length", "50"]
 TINY_RUN = ["--limit", "60", "--epochs", "2", "--batch-size", "16", "--seed", "3"]
 
 

@@ -49,7 +49,11 @@ def test_train_writes_model_metrics_split_and_plots(trained):
     assert np.sum(metrics["test"]["confusion_matrix"]) == metrics["test"]["n"] == 6
     config = json.loads((folder / "config.json").read_text())
     assert config["class_names"] == ["negative", "positive"]
-    assert config["preset"] == "small" and config["model"]["units"] == 4
+    assert config["preset"] == "base" and config["model"]["units"] == 4
+    assert config["model"]["ngram_weight"] == "auto" and config["model"]["token_ratios"]
+    ngram = metrics["ngram"]
+    assert ngram["features"] > 0 and 0 <= ngram["weight"] <= 1
+    assert min(ngram["weight_losses"], key=ngram["weight_losses"].get) == str(ngram["weight"])
     assert config["train"]["clip_norm"] == 1.0
     split = json.loads((folder / "split.json").read_text())
     assert split["sizes"] == {"train": 48, "val": 6, "test": 6}
@@ -106,7 +110,7 @@ def test_export_serves_like_keras_and_evaluates_alike(exported, trained):
     version = to / "1"
     assert (version / "saved_model.pb").is_file()
     meta = json.loads((version / "assets.extra" / "metadata.json").read_text())
-    assert meta["class_names"] == ["negative", "positive"] and meta["preset"] == "small"
+    assert meta["class_names"] == ["negative", "positive"] and meta["preset"] == "base"
     check = summary["serving_check"]
     assert check["match"] and check["labels_match"] and check["max_abs_diff"] <= 1e-5
     assert "" in check["texts"] and check["n"] == 6

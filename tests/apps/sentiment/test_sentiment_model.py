@@ -45,7 +45,7 @@ def test_model_config_copies_the_preset_and_applies_overrides():
     assert config["units"] == 7 and config["dense"] == [3]
     assert config["pooling"] == PRESETS["base"]["pooling"]  # None keeps the preset's value
     config["dense"].append(5)
-    assert PRESETS["base"]["dense"] == [64]
+    assert PRESETS["base"]["dense"] == []
 
 
 @pytest.mark.parametrize(
