@@ -153,12 +153,12 @@ def test_grad_norm_logger_needs_a_compiled_model():
         logger.on_train_begin()
 
 
-def test_docstring_examples_run():
+@pytest.mark.parametrize("module", ["seqcore.training", "seqcore.tbptt"])
+def test_docstring_examples_run(module):
     import doctest
+    import importlib
 
-    import seqcore.training
-
-    result = doctest.testmod(seqcore.training)
+    result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0
     assert result.failed == 0
 
