@@ -259,21 +259,25 @@ def _add_ngram_branch(recurrent, cfg, train, val, strategy, report, prefix):
     """Fits the n-gram branch on the train part and averages it with `recurrent`.
 
     With `ngram_weight: "auto"` the weight is the one whose mixture has the least log-loss
-    on the validation part (0.5 without one). Returns `(hybrid model, summary dict)`.
+    on the validation part (0.5 without one); the branch is then refitted on train +
+    validation. Returns `(hybrid model, summary dict)`.
     """
     (train_texts, train_ids), (val_texts, val_ids) = train, val
     num_classes = recurrent.output.shape[-1]
-    vectorizers = ngram.ngram_vectorizers(
-        train_texts,
-        word_ngrams=cfg["word_ngrams"],
-        char_ngrams=cfg["char_ngrams"],
-        max_ngrams=cfg["max_ngrams"],
-        standardize=STANDARDIZERS[cfg["standardize"]],
-    )
-    fit = ngram.fit_nb_logistic(
-        ngram.features(vectorizers, train_texts), train_ids, num_classes, C=cfg["ngram_c"]
-    )
-    summary = {"features": int(fit["kernel"].shape[0]), "weight_losses": None}
+
+    def fit_branch(texts, ids):
+        vectorizers = ngram.ngram_vectorizers(
+            texts,
+            word_ngrams=cfg["word_ngrams"],
+            char_ngrams=cfg["char_ngrams"],
+            max_ngrams=cfg["max_ngrams"],
+            standardize=STANDARDIZERS[cfg["standardize"]],
+        )
+        x = ngram.features(vectorizers, texts)
+        return vectorizers, ngram.fit_nb_logistic(x, ids, num_classes, C=cfg["ngram_c"])
+
+    vectorizers, fit = fit_branch(train_texts, train_ids)
+    summary = {"weight_losses": None, "refit_on_validation": False}
     weight = cfg["ngram_weight"]
     if weight == "auto" and len(val_texts):
         weight, summary["weight_losses"] = ngram.choose_weight(
@@ -283,6 +287,14 @@ def _add_ngram_branch(recurrent, cfg, train, val, strategy, report, prefix):
         )
     elif weight == "auto":
         weight = 0.5
+    if len(val_texts):
+        # The weight is chosen: like the baseline, the convex n-gram fit then uses the
+        # validation part too (the recurrent branch keeps its early-stopped weights).
+        vectorizers, fit = fit_branch(
+            list(train_texts) + list(val_texts), np.concatenate([train_ids, val_ids])
+        )
+        summary["refit_on_validation"] = True
+    summary["features"] = int(fit["kernel"].shape[0])
     summary["weight"] = float(weight)
     report(
         f"{prefix}n-gram branch: {summary['features']} n-gram features, weight {weight:.1f} "
