@@ -122,7 +122,10 @@ def main(argv=None):
     folds = list(plan.fold_numbers)
     model = baseline = None
     if not args.skip_model:
-        model = run_cv(plan, report=None if args.quiet else log, on_fold=_fold_logger(log))
+        branches = {}
+        model = run_cv(
+            plan, report=None if args.quiet else log, on_fold=_fold_logger(log, plan, branches)
+        )
     if not args.skip_baseline:
         baseline = run_baseline(
             plan.data, seed=args.seed, cv=args.k, folds=folds, val_fraction=args.val_fraction
@@ -134,6 +137,7 @@ def main(argv=None):
         if model:
             m = model["cv"]["folds"][i]
             row.update(model_acc=m["accuracy"], model_f1=m["macro_f1"], best_epoch=m["best_epoch"])
+            row.update(branches.get(number, {}))
             row["model_s"] = m["seconds"]
         if baseline:
             b = baseline["cv"]["folds"][i]
@@ -141,7 +145,14 @@ def main(argv=None):
         rows.append(row)
     columns = list(rows[0])
     stats = {}
-    for key in ("model_acc", "model_f1", "baseline_acc", "baseline_f1"):
+    for key in (
+        "model_acc",
+        "model_f1",
+        "recurrent_acc",
+        "ngram_acc",
+        "baseline_acc",
+        "baseline_f1",
+    ):
         if key in columns:
             stats[key] = mean_std(r[key] for r in rows)
     rows.append({"fold": "mean", **{k: v[0] for k, v in stats.items()}})
@@ -163,7 +174,9 @@ def main(argv=None):
         )
     if baseline:
         print(f"baseline: {baseline['model']}")
-    print(format_table(rows, columns, formats={"model_s": ".0f", "baseline_C": "g"}))
+    print(
+        format_table(rows, columns, formats={"model_s": ".0f", "baseline_C": "g", "ngram_w": ".1f"})
+    )
     summary = "  ".join(
         f"{key} {value[0] * 100:.1f} (std {value[1] * 100:.1f})" for key, value in stats.items()
     )
@@ -186,11 +199,41 @@ def main(argv=None):
     return 0
 
 
-def _fold_logger(log):
+def _branch_accuracies(model, texts, ids):
+    """Test accuracy of each branch of a hybrid model alone, and the n-gram weight."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        ngram = model.get_layer("ngram_probabilities")
+    except ValueError:
+        return {}  # not a hybrid: nothing to split
+    recurrent = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    texts = tf.constant(list(texts))
+    rnn = recurrent.predict(texts, batch_size=256, verbose=0)
+    ngr = keras.Model(model.inputs, ngram.output).predict(texts, batch_size=256, verbose=0)
+    weight = float(model.get_layer("ngram_share").scale)
+    return {
+        "recurrent_acc": float(np.mean(rnn.argmax(axis=1) == ids)),
+        "ngram_acc": float(np.mean(ngr.argmax(axis=1) == ids)),
+        "ngram_w": weight,
+    }
+
+
+def _fold_logger(log, plan, branches):
+    from apps.sentiment.data import take
+
     def on_fold(row, fit):
+        split = plan.splits[plan.fold_numbers.index(row["fold"])]
+        test = split["test"]
+        branches[row["fold"]] = _branch_accuracies(
+            fit.model, take(plan.data.texts, test), plan.ids[test]
+        )
+        parts = ", ".join(f"{k} {v:.4f}" for k, v in branches[row["fold"]].items())
         log(
             f"fold {row['fold']}: model accuracy {row['accuracy']:.4f} (best epoch "
-            f"{row['best_epoch']}, {row['seconds']} s)"
+            f"{row['best_epoch']}, {row['seconds']} s){'; ' + parts if parts else ''}"
         )
 
     return on_fold
