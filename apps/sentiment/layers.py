@@ -3,6 +3,8 @@
 - `lower_split_punctuation`: a `TextVectorization` standardiser that lower-cases (Unicode
   aware) and puts spaces around ASCII punctuation other than the apostrophe, so `"great!"`
   gives the tokens `great` and `!` (Keras's default standardiser drops punctuation).
+- `char_wb_ngrams`: a `TextVectorization` splitter giving the character 2- to 5-grams of
+  every word (the n-gram branch of the hybrid model, `apps.sentiment.ngram`).
 - `TokenWindow`: keeps the first `max_length` token ids of every row and pads to at least
   one step, so a batch of empty strings still has a (fully masked) time axis.
 - `MaskedPooling`: `"max"` or `"mean"` over the time steps that the mask keeps.
@@ -41,6 +43,28 @@ def lower_split_punctuation(texts):
     """Lower-cases `texts` (a string tensor) and splits ASCII punctuation into tokens."""
     texts = tf.strings.lower(texts, encoding="utf-8")
     return tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+
+
+CHAR_NGRAM_WIDTHS = (2, 3, 4, 5)
+"""Lengths of the character n-grams (those of Wang & Manning-style models and fastText)."""
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def char_wb_ngrams(texts):
+    """Character 2- to 5-grams of every word of `texts`, each word padded by a space each side.
+
+    Like scikit-learn's `analyzer="char_wb"`: n-grams never cross a word boundary, and the
+    padding marks a word's start and end (`" go"`, `"od "`). Returns a ragged string tensor
+    `(batch, n-grams)`.
+    """
+    words = tf.strings.split(texts)
+    padded = tf.strings.join([" ", words.flat_values, " "])
+    chars = tf.strings.unicode_split(padded, "UTF-8")
+    grams = tf.strings.ngrams(chars, ngram_width=CHAR_NGRAM_WIDTHS, separator="")
+    nested = tf.RaggedTensor.from_nested_row_splits(
+        grams.flat_values, (words.row_splits, grams.row_splits)
+    )
+    return nested.merge_dims(1, 2)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

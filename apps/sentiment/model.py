@@ -232,9 +232,7 @@ ENCODERS = {"rnn": _rnn_encoder}
 returns `(batch, features)` when `config["pooling"] == "last"`, else a masked sequence."""
 
 
-def build_model(
-    config, vectorizer, num_classes, name="sentiment_classifier", token_ratios=None
-):
+def build_model(config, vectorizer, num_classes, name="sentiment_classifier", token_ratios=None):
     """Builds the (uncompiled) classifier of `config` around an adapted `vectorizer`.
 
     Args:
@@ -308,9 +306,7 @@ def build_hybrid(recurrent, vectorizers, ngram_fit, ngram_weight, name="sentimen
     text = keras.Input(shape=(), dtype="string", name="text")
     recurrent_probabilities = recurrent(text)
     logits = ngram.ngram_logits(text, vectorizers, ngram_fit, num_classes)
-    ngram_probabilities = keras.layers.Softmax(dtype="float32", name="ngram_probabilities")(
-        logits
-    )
+    ngram_probabilities = keras.layers.Softmax(dtype="float32", name="ngram_probabilities")(logits)
     mixed = keras.layers.Add(dtype="float32", name="probabilities")(
         [
             keras.layers.Rescaling(1.0 - ngram_weight, name="recurrent_share")(

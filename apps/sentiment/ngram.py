@@ -38,28 +38,7 @@ import tensorflow as tf
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from apps.sentiment.layers import PACKAGE, lower_split_punctuation
-
-CHAR_NGRAM_WIDTHS = (2, 3, 4, 5)
-"""Lengths of the character n-grams (those of Wang & Manning-style models and fastText)."""
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-def char_wb_ngrams(texts):
-    """Character 2- to 5-grams of every word of `texts`, each word padded by a space each side.
-
-    Like scikit-learn's `analyzer="char_wb"`: n-grams never cross a word boundary, and the
-    padding marks a word's start and end (`" go"`, `"od "`). Returns a ragged string tensor
-    `(batch, n-grams)`.
-    """
-    words = tf.strings.split(texts)
-    padded = tf.strings.join([" ", words.flat_values, " "])
-    chars = tf.strings.unicode_split(padded, "UTF-8")
-    grams = tf.strings.ngrams(chars, ngram_width=CHAR_NGRAM_WIDTHS, separator="")
-    nested = tf.RaggedTensor.from_nested_row_splits(
-        grams.flat_values, (words.row_splits, grams.row_splits)
-    )
-    return nested.merge_dims(1, 2)
+from apps.sentiment.layers import char_wb_ngrams, lower_split_punctuation
 
 
 def ngram_vectorizers(

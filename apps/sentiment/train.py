@@ -459,9 +459,7 @@ def run_cv(plan, report=None, strategy=None, on_fold=None):
             "seconds": round(fit.seconds, 1),
         }
         rows.append(row)
-        details.append(
-            {"fold": number, "test": test, "history": fit.history, "ngram": fit.ngram}
-        )
+        details.append({"fold": number, "test": test, "history": fit.history, "ngram": fit.ngram})
         records.append(
             split_record(
                 split, plan.data.labels, method="kfold", seed=config.seed, k=config.cv, fold=number

@@ -1,12 +1,16 @@
 """The n-gram branch of the hybrid model: features, the NB-weighted fit, the mixture."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from apps.sentiment import ngram
+from apps.sentiment import layers, ngram
 from apps.sentiment.model import build_hybrid, build_model, build_vectorizer, model_config
 
 TEXTS = [
@@ -23,7 +27,7 @@ LABELS = np.array([1, 1, 1, 0, 0, 0, 0, 1])
 
 
 def test_char_ngrams_stay_inside_words_and_mark_their_ends():
-    grams = ngram.char_wb_ngrams(tf.constant(["ab cd", "", "é"])).to_list()
+    grams = layers.char_wb_ngrams(tf.constant(["ab cd", "", "é"])).to_list()
     first = [g.decode() for g in grams[0]]
     assert {" a", "ab", "b ", " ab", "ab ", " ab "} <= set(first)
     assert not any("b c" in g for g in first)  # nothing spans the space between words
@@ -126,3 +130,26 @@ def test_hybrid_settings_are_checked():
         model_config("base", word_ngrams=0, char_ngrams=False)
     with pytest.raises(ValueError, match="Received: ngram_c=0"):
         model_config("base", ngram_c=0)
+
+
+def test_hybrid_keras_file_loads_in_a_fresh_process_with_only_the_custom_objects(hybrid, tmp_path):
+    model = hybrid[3]
+    path = tmp_path / "hybrid.keras"
+    model.save(path)
+    texts = ["a good film", "not good at all", "", "😍 très bon"]
+    code = (
+        "import json, sys, keras, tensorflow as tf\n"
+        "import apps.sentiment.layers\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "print(json.dumps(model(tf.constant(json.loads(sys.stdin.read()))).numpy().tolist()))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    expected = model(tf.constant(texts)).numpy()
+    np.testing.assert_allclose(json.loads(proc.stdout.splitlines()[-1]), expected, atol=1e-5)
