@@ -13,6 +13,11 @@ which the CLI reports as bad input. `run_holdout(plan)` and `run_cv(plan)` then 
   does for MR), scored on the fold's test part. The folds' test parts cover every example
   once.
 
+With an n-gram branch (the hybrid `base` preset, `apps.sentiment.ngram`) the branch is
+fitted on the train part first; early stopping then watches `val_hybrid_loss`, the
+validation log-loss of the best mixture of the two branches, the weight is chosen on the
+validation part, and the branch is refitted on train + validation.
+
 Training uses Adam with global-norm gradient clipping (`seqcore.training.clipped_optimizer`,
 on by default) and logs the gradient norm before clipping per epoch (`grad_norm`, by
 `seqcore.training.GradientNormLogger`). The model is built and compiled inside the
@@ -212,11 +217,19 @@ def fit_model(
     callbacks = [GradientNormLogger()]
     val_ds = None
     stopper = None
+    branch = None
+    monitor = config.monitor
+    if uses_ngrams(cfg):
+        branch = _fit_ngram_branch(cfg, train_texts, train_ids, num_classes)
     if len(val_texts):
         val_ds = text_dataset(val_texts, val_ids, config.batch_size)
+        if branch is not None and cfg["ngram_weight"] == "auto":
+            # The epoch kept is the one whose recurrent branch makes the best hybrid.
+            callbacks.append(_HybridValidation(val_texts, val_ids, branch))
+            monitor = "val_hybrid_loss"
         stopper = keras.callbacks.EarlyStopping(
-            monitor=config.monitor,
-            mode="min" if config.monitor == "val_loss" else "max",
+            monitor=monitor,
+            mode="max" if monitor == "val_accuracy" else "min",
             patience=config.patience or config.epochs,
             restore_best_weights=True,
         )
@@ -241,8 +254,9 @@ def fit_model(
     ngram_summary = None
     if uses_ngrams(cfg):
         model, ngram_summary = _add_ngram_branch(
-            model, cfg, (train_texts, train_ids), (val_texts, val_ids), strategy, report, prefix
-        )
+            model, cfg, branch, (train_texts, train_ids), (val_texts, val_ids), strategy, report,
+            prefix,
+        )  # fmt: skip
     return FitResult(
         model,
         history,
@@ -255,8 +269,36 @@ def fit_model(
     )
 
 
-def _add_ngram_branch(recurrent, cfg, train, val, strategy, report, prefix):
-    """Fits the n-gram branch on the train part and averages it with `recurrent`.
+class _HybridValidation(keras.callbacks.Callback):
+    """Adds `val_hybrid_loss`: the validation log-loss of the best recurrent/n-gram mixture."""
+
+    def __init__(self, texts, ids, branch):
+        super().__init__()
+        self.texts, self.ids = texts, ids
+        self.ngram_probabilities = ngram.probabilities(*branch, texts)
+
+    def on_epoch_end(self, epoch, logs=None):
+        recurrent = predict_proba(self.model, self.texts)
+        weight, losses = ngram.choose_weight(recurrent, self.ngram_probabilities, self.ids)
+        if logs is not None:
+            logs["val_hybrid_loss"] = losses[weight]
+
+
+def _fit_ngram_branch(cfg, texts, ids, num_classes):
+    """The n-gram vectorizers of `cfg` adapted on `texts`, and their fitted weights."""
+    vectorizers = ngram.ngram_vectorizers(
+        texts,
+        word_ngrams=cfg["word_ngrams"],
+        char_ngrams=cfg["char_ngrams"],
+        max_ngrams=cfg["max_ngrams"],
+        standardize=STANDARDIZERS[cfg["standardize"]],
+    )
+    x = ngram.features(vectorizers, texts)
+    return vectorizers, ngram.fit_nb_logistic(x, ids, num_classes, C=cfg["ngram_c"])
+
+
+def _add_ngram_branch(recurrent, cfg, branch, train, val, strategy, report, prefix):
+    """Averages `recurrent` with the n-gram `branch` (fitted on the train part).
 
     With `ngram_weight: "auto"` the weight is the one whose mixture has the least log-loss
     on the validation part (0.5 without one); the branch is then refitted on train +
@@ -264,19 +306,7 @@ def _add_ngram_branch(recurrent, cfg, train, val, strategy, report, prefix):
     """
     (train_texts, train_ids), (val_texts, val_ids) = train, val
     num_classes = recurrent.output.shape[-1]
-
-    def fit_branch(texts, ids):
-        vectorizers = ngram.ngram_vectorizers(
-            texts,
-            word_ngrams=cfg["word_ngrams"],
-            char_ngrams=cfg["char_ngrams"],
-            max_ngrams=cfg["max_ngrams"],
-            standardize=STANDARDIZERS[cfg["standardize"]],
-        )
-        x = ngram.features(vectorizers, texts)
-        return vectorizers, ngram.fit_nb_logistic(x, ids, num_classes, C=cfg["ngram_c"])
-
-    vectorizers, fit = fit_branch(train_texts, train_ids)
+    vectorizers, fit = branch
     summary = {"weight_losses": None, "refit_on_validation": False}
     weight = cfg["ngram_weight"]
     if weight == "auto" and len(val_texts):
@@ -290,8 +320,11 @@ def _add_ngram_branch(recurrent, cfg, train, val, strategy, report, prefix):
     if len(val_texts):
         # The weight is chosen: like the baseline, the convex n-gram fit then uses the
         # validation part too (the recurrent branch keeps its early-stopped weights).
-        vectorizers, fit = fit_branch(
-            list(train_texts) + list(val_texts), np.concatenate([train_ids, val_ids])
+        vectorizers, fit = _fit_ngram_branch(
+            cfg,
+            list(train_texts) + list(val_texts),
+            np.concatenate([train_ids, val_ids]),
+            num_classes,
         )
         summary["refit_on_validation"] = True
     summary["features"] = int(fit["kernel"].shape[0])

@@ -54,6 +54,10 @@ def test_train_writes_model_metrics_split_and_plots(trained):
     ngram = metrics["ngram"]
     assert ngram["features"] > 0 and 0 <= ngram["weight"] <= 1
     assert min(ngram["weight_losses"], key=ngram["weight_losses"].get) == str(ngram["weight"])
+    # the epoch kept is picked by the validation log-loss of the whole hybrid
+    best = metrics["history"]["val_hybrid_loss"][metrics["best_epoch"] - 1]
+    assert best == min(metrics["history"]["val_hybrid_loss"])
+    assert abs(best - min(ngram["weight_losses"].values())) < 1e-6
     assert config["train"]["clip_norm"] == 1.0
     split = json.loads((folder / "split.json").read_text())
     assert split["sizes"] == {"train": 48, "val": 6, "test": 6}
