@@ -11,6 +11,7 @@ import pathlib
 import click
 
 from apps import __version__
+from apps.common.options import batch_size_option, json_option, seed_option
 
 
 @click.group(name="seqapps", context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,13 +32,7 @@ def main():
 @click.option(
     "--epochs", type=click.IntRange(min=1), default=5, show_default=True, help="Training epochs."
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the data, the initial weights and the shuffle.",
-)
+@seed_option(help="Seed of the data, the initial weights and the shuffle.")
 @click.option(
     "--train-size",
     type=click.IntRange(min=2),
@@ -52,19 +47,8 @@ def main():
     show_default=True,
     help="Number of test sequences.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=32,
-    show_default=True,
-    help="Examples per training batch.",
-)
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON object on stdout (progress stays on stderr).",
-)
+@batch_size_option(32, help="Examples per training batch.")
+@json_option
 def demo(out, epochs, seed, train_size, test_size, batch_size, as_json):
     """Train, evaluate, export and serve a seqcore LSTM on built-in data.
 

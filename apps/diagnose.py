@@ -12,6 +12,8 @@ import pathlib
 
 import click
 
+from apps.common.options import batch_size_option, json_option, seed_option
+
 CELLS = ("simple_rnn", "lstm", "gru")
 LAYER_NAMES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -80,13 +82,7 @@ def diagnose():
     show_default=True,
     help="Input features per step.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=32,
-    show_default=True,
-    help="Sequences the norms are averaged over.",
-)
+@batch_size_option(32, help="Sequences the norms are averaged over.")
 @click.option(
     "--input-scale",
     type=click.FloatRange(min=0.0),
@@ -94,13 +90,7 @@ def diagnose():
     show_default=True,
     help="Standard deviation of the Gaussian inputs.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the data and of the initial weights (the same for every cell).",
-)
+@seed_option(help="Seed of the data and of the initial weights (the same for every cell).")
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
@@ -108,12 +98,7 @@ def diagnose():
     default=None,
     help="Write a figure of the norms per step (log scale) to this .png/.pdf/.svg file.",
 )
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON object on stdout (progress stays on stderr).",
-)
+@json_option
 def gradients(cells, steps, units, features, batch_size, input_scale, seed, plot, as_json):
     """Per-step gradient norms of freshly initialised seqcore layers.
 
