@@ -18,7 +18,13 @@ gates * units)` (the input projection, bias included), `mask` is `(time,
 batch, 1)` in the compute dtype or None.
 """
 
+import os
+
 import tensorflow as tf
+
+MAX_PARALLEL_LOOPS = 4
+# Slices smaller than this cost more in per-op overhead than their loop gains.
+MIN_ROWS_PER_LOOP = 4
 
 
 class FusedCell:
@@ -132,9 +138,13 @@ def _masked(m, new, old):
     return old + m * (new - old)
 
 
-def _forward_loop(kind, projected, states0, kernel, extra, mask, zero_output, save):
+def _forward_loop(
+    kind, projected, states0, kernel, extra, mask, zero_output, save, keep_outputs=True
+):
     """The forward time loop. With `save`, also returns the state history and
-    what `kind.backward` needs (TensorArrays, read step by step)."""
+    what `kind.backward` needs (TensorArrays, read step by step). Without `save`
+    or `keep_outputs`, the output sequence is not kept (returned as None)."""
+    keep_outputs = keep_outputs or save
     steps = projected.shape[0] if projected.shape[0] is not None else tf.shape(projected)[0]
     dtype = projected.dtype
     masked = mask is not None
@@ -154,24 +164,28 @@ def _forward_loop(kind, projected, states0, kernel, extra, mask, zero_output, sa
         out = new_states[0]
         if masked:
             m = masks.read(t)
-            out = m * out if zero_output else _masked(m, out, out_prev)
+            out = m * out if zero_output else _masked(m, out, out_prev[0])
             new_states = [_masked(m, n, s) for n, s in zip(new_states, states, strict=True)]
-        out_ta = out_ta.write(t, out)
+        if keep_outputs:
+            out_ta = out_ta.write(t, out)
         if save:
             # Unmasked, the output is the state h: its history is the output stack.
             kept = new_states if masked else new_states[1:]
             state_tas = [a.write(t, x) for a, x in zip(state_tas, kept, strict=True)]
             saved_tas = [a.write(t, x) for a, x in zip(saved_tas, saved, strict=True)]
-        return t + 1, new_states, out, out_ta, state_tas, saved_tas
+        # Unmasked, the last output is the state h: no extra loop variable for it.
+        return t + 1, new_states, [out] if masked else [], out_ta, state_tas, saved_tas
 
     n_states, n_saved = (kind.state_count - (not masked), kind.saved_count) if save else (0, 0)
+    out0 = [tf.zeros_like(states0[0])] if masked else []
     _, states, last_out, out_ta, state_tas, saved_tas = tf.while_loop(
         lambda t, *_: t < steps,
         body,
-        (0, states0, tf.zeros_like(states0[0]), *arrays(1), arrays(n_states), arrays(n_saved)),
+        (0, states0, out0, *arrays(1), arrays(n_states), arrays(n_saved)),
         maximum_iterations=steps,
     )
-    outputs = out_ta.stack()
+    last_out = last_out[0] if masked else states[0]
+    outputs = out_ta.stack() if keep_outputs else None
     history = [a.stack() for a in state_tas]
     if save and not masked:
         history = [outputs, *history]
@@ -240,6 +254,45 @@ def _backward_loop(
     return d_projected, d_inner, d_states0
 
 
+def parallel_loops():
+    """How many independent time loops `run` splits a batch into.
+
+    On CPU the per-step matmul h_{t-1} U of one loop is too small for TF to spread
+    over several cores without a synchronisation per step; independent loops over
+    slices of the batch run side by side on TF's inter-op threads instead (about 2x
+    on the matmul chain of a 2-core machine). The default is the number of CPU cores
+    this process may use, at most 4, and 1 (one loop) when TF sees a GPU. The
+    environment variable `SEQCORE_PARALLEL_LOOPS` overrides it.
+    """
+    value = os.environ.get("SEQCORE_PARALLEL_LOOPS")
+    if value is not None:
+        try:
+            loops = int(value)
+        except ValueError:
+            loops = 0
+        if loops < 1:
+            raise ValueError(
+                f"SEQCORE_PARALLEL_LOOPS must be a positive integer. Received: {value!r}"
+            )
+        return loops
+    if tf.config.list_logical_devices("GPU"):
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_PARALLEL_LOOPS, cores or 1))
+
+
+def _batch_slices(batch, loops):
+    """Sizes of `loops` near-equal slices of `batch` rows (a static list when the batch
+    size is known, else a tensor), or None when there is nothing to split."""
+    if isinstance(batch, int):
+        loops = min(loops, batch // MIN_ROWS_PER_LOOP)
+        if loops < 2:
+            return None
+        return [batch // loops + (i < batch % loops) for i in range(loops)]
+    base, extra = batch // loops, batch % loops
+    return tf.stack([base + tf.cast(i < extra, batch.dtype) for i in range(loops)])
+
+
 def run(
     kind,
     projected,
@@ -250,14 +303,76 @@ def run(
     zero_output_for_mask=False,
     return_sequences=True,
     training=True,
+    loops=None,
 ):
     """Runs `kind` (LSTM, GRU or SIMPLE_RNN) over `projected`.
 
-    With `training`, the loop is differentiated by the hand-written BPTT; without,
-    it runs lean (no saved activations) and autodiff still applies if asked.
+    The batch is split into `loops` (default `parallel_loops()`) slices that run
+    as independent time loops; rows never interact, so the results are those of one
+    loop. With `training`, each loop is differentiated by the hand-written BPTT;
+    without, it runs lean (no saved activations) and autodiff still applies if asked.
     Returns `(last_output, outputs, final_states)`, `outputs` time-major
     `(time, batch, units)` (or `(1, batch, units)` without `return_sequences`).
     """
+    loops = parallel_loops() if loops is None else loops
+    batch = projected.shape[1]
+    if batch is None:
+        batch = tf.shape(projected)[1]
+    sizes = _batch_slices(batch, loops) if loops > 1 else None
+    if sizes is None:
+        return _run_one(
+            kind,
+            projected,
+            initial_states,
+            recurrent_kernel,
+            extras,
+            mask,
+            zero_output_for_mask,
+            return_sequences,
+            training,
+        )
+
+    def split(x, axis):
+        return tf.split(x, sizes, axis=axis, num=loops)
+
+    parts = zip(
+        split(projected, 1),
+        zip(*(split(state, 0) for state in initial_states)),
+        split(mask, 1) if mask is not None else [None] * loops,
+        strict=True,
+    )
+    results = [
+        _run_one(
+            kind,
+            part,
+            list(states),
+            recurrent_kernel,
+            extras,
+            part_mask,
+            zero_output_for_mask,
+            return_sequences,
+            training,
+        )
+        for part, states, part_mask in parts
+    ]
+    last_output = tf.concat([r[0] for r in results], axis=0)
+    outputs = tf.concat([r[1] for r in results], axis=1)
+    final_states = [tf.concat(s, axis=0) for s in zip(*(r[2] for r in results), strict=True)]
+    return last_output, outputs, final_states
+
+
+def _run_one(
+    kind,
+    projected,
+    initial_states,
+    recurrent_kernel,
+    extras=(),
+    mask=None,
+    zero_output_for_mask=False,
+    return_sequences=True,
+    training=True,
+):
+    """`run` on one slice of the batch, as one time loop."""
     n_states = kind.state_count
     units = recurrent_kernel.shape[0]
 
@@ -271,6 +386,7 @@ def run(
             mask,
             zero_output_for_mask,
             save=False,
+            keep_outputs=return_sequences,
         )
         return last, (outputs if return_sequences else last[None]), list(states)
 
