@@ -337,7 +337,7 @@ def run(
 
     parts = zip(
         split(projected, 1),
-        zip(*(split(state, 0) for state in initial_states)),
+        zip(*(split(state, 0) for state in initial_states), strict=True),
         split(mask, 1) if mask is not None else [None] * loops,
         strict=True,
     )

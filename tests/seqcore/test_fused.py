@@ -42,8 +42,7 @@ def _loop_inputs(name, batch, steps=6, units=5, masked=False, seed=0):
     rng = np.random.default_rng(seed)
     projected = tf.constant(rng.normal(size=(steps, batch, gates * units)), tf.float32)
     states = [
-        tf.constant(rng.normal(size=(batch, units)), tf.float32)
-        for _ in range(kind.state_count)
+        tf.constant(rng.normal(size=(batch, units)), tf.float32) for _ in range(kind.state_count)
     ]
     kernel = tf.constant(rng.normal(size=(units, gates * units)) * 0.5, tf.float32)
     extras = [tf.constant(rng.normal(size=(units,)), tf.float32) for _ in range(n_extras)]
@@ -59,9 +58,7 @@ def _run_with_grads(kind, projected, states, kernel, extras, mask, loops, **opti
         last, outputs, final = fused.run(
             kind, projected, states, kernel, extras=extras, mask=mask, loops=loops, **options
         )
-        loss = tf.reduce_sum(outputs * outputs) + tf.reduce_sum(
-            sum(tf.sin(s) for s in final)
-        )
+        loss = tf.reduce_sum(outputs * outputs) + tf.reduce_sum(sum(tf.sin(s) for s in final))
     grads = tape.gradient(loss, [projected, kernel, *states, *extras])
     return [last, outputs, *final, *grads]
 
