@@ -14,7 +14,10 @@ Keras cell. The seqcore layers instead project the whole sequence with one
 matmul before the time loop and run only `recurrent_step` inside it.
 """
 
+import uuid
+
 import keras
+import tensorflow as tf
 from keras import activations, constraints, initializers, ops, regularizers
 from keras.src import backend as keras_backend
 from keras.src import tree
@@ -151,9 +154,18 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         with hand-written BPTT, else None."""
         return None
 
-    def fused_inputs(self, projected):
-        """`(projected, extras)` as the fused loop takes them."""
+    def fused_inputs(self, projected, bias=None):
+        """`(projected, extras)` as the fused loop takes them (`bias`: the bias
+        tensor to use instead of the `bias` weight)."""
         return projected, []
+
+    def plain_projection(self, inputs, kernel, bias):
+        """`fused_inputs` of `inputs W + b` from explicit weight tensors (the standard
+        configurations only: no layer normalisation)."""
+        projected = ops.matmul(inputs, kernel)
+        if bias is not None:
+            projected = projected + bias
+        return self.fused_inputs(projected)
 
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
@@ -203,6 +215,27 @@ _COMMON_CELL_ARGUMENTS = (
     "seed",
 )
 _CELL_CONFIG_SKIP = ("name", "dtype", "trainable")
+
+
+def _gpu_visible():
+    """Whether TF sees a GPU (the device dispatch of LSTM and GRU is then built)."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _context_on_gpu():
+    """Eager calls: whether ops created here run on a GPU (the device scope, else the
+    default device)."""
+    if not tf.config.list_logical_devices("GPU"):
+        return False
+    return tf.DeviceSpec.from_string(tf.identity(0.0).device).device_type == "GPU"
+
+
+def _cudnn_mask_ok(mask):
+    """cuDNN handles a mask only when every row is right-padded and not empty."""
+    mask = tf.cast(mask, tf.bool)
+    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    right_padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
+    return tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
 
 
 class RecurrentLayer(keras.layers.RNN):
@@ -278,6 +311,8 @@ class RecurrentLayer(keras.layers.RNN):
             mask_t = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(mask_t, 1)
         if not self.unroll and not (training and cell.recurrent_dropout > 0):
+            if self.use_cudnn == "auto" and self.cudnn_config_ok() and _gpu_visible():
+                return self._device_dispatch(sequences, initial_state, mask, bool(training))
             result = self._fused_loop(sequences, initial_state, mask, bool(training))
             if result is not None:
                 return result
@@ -301,14 +336,89 @@ class RecurrentLayer(keras.layers.RNN):
             return_all_outputs=self.return_sequences,
         )
 
-    def _fused_loop(self, sequences, initial_state, mask, training):
+    def cudnn_config_ok(self):
+        """Whether cuDNN computes this configuration exactly (LSTM and GRU override)."""
+        return False
+
+    def cudnn_kernel(self, sequences, initial_state, kernel, recurrent_kernel, bias, mask):
+        """Keras's cuDNN kernel on explicit weight tensors (LSTM and GRU override)."""
+        raise NotImplementedError
+
+    def _device_dispatch(self, sequences, initial_state, mask, training):
+        """cuDNN where the call runs on a GPU, the portable fused loop elsewhere.
+
+        Keras 3 picks cuDNN when it traces on a machine with a GPU, so its graph (and
+        a SavedModel exported from it) holds cuDNN ops that a CPU-only machine cannot
+        run. Here the graph calls the portable implementation, a function tagged
+        `api_implements=<unique name>, api_preferred_device=CPU`, and registers a cuDNN
+        twin with the same signature tagged `api_preferred_device=GPU` (the pattern of
+        Keras 2's LSTM and GRU). TensorFlow's grappler implementation selector swaps
+        in the twin, gradient functions included, where the call is placed on a GPU; on
+        a CPU nothing is swapped and the cuDNN ops are never instantiated. A mask that
+        is not right-padded (or has an empty row) takes the portable loop on GPU too.
+        """
+        cell = self.cell
+        dtype = sequences.dtype
+        weights = [ops.cast(w, dtype) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
+        states = [ops.cast(state, dtype) for state in initial_state]
+        count = len(states)
+        args = [sequences, *states, *weights] + ([mask] if mask is not None else [])
+
+        def split(flat):
+            mask = flat[count + 4] if len(flat) > count + 4 else None
+            return flat[0], list(flat[1 : count + 1]), flat[count + 1 : count + 4], mask
+
+        def portable(*flat, training=training):
+            sequences, states, weights, mask = split(flat)
+            return self._fused_loop(sequences, states, mask, training, weights=weights)
+
+        def gpu(*flat):
+            sequences, states, weights, mask = split(flat)
+
+            def cudnn():
+                last, outputs, new_states = self.cudnn_kernel(sequences, states, *weights, mask)
+                if mask is not None and self.return_sequences and not self.go_backwards:
+                    if not self.zero_output_for_mask:
+                        # cuDNN zeroes the padded steps; Keras repeats the last output.
+                        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+                        outputs = ops.where(keep, outputs, ops.expand_dims(last, 1))
+                return last, outputs, list(new_states)
+
+            if mask is None:
+                return cudnn()
+            # The fallback is the lean loop, differentiated by autodiff: cond_v2 cannot
+            # differentiate a branch holding the hand-written BPTT's custom gradient.
+            return tf.cond(_cudnn_mask_ok(mask), cudnn, lambda: portable(*flat, training=False))
+
+        if tf.executing_eagerly():
+            return (gpu if _context_on_gpu() else portable)(*args)
+        name = f"seqcore_{self.cell_name}_{uuid.uuid4().hex}"
+
+        def tagged(function, device):
+            attributes = {"api_implements": name, "api_preferred_device": device}
+            return tf.function(function, autograph=False, experimental_attributes=attributes)
+
+        result = tagged(portable, "CPU")(*args)
+        twin = tagged(gpu, "GPU").get_concrete_function(*args)
+        twin.add_to_graph()
+        twin.add_gradient_functions_to_graph()
+        return result
+
+    def _fused_loop(self, sequences, initial_state, mask, training, weights=None):
+        """The fused loop, or None where the configuration has none. `weights`:
+        `(kernel, recurrent_kernel, bias)` tensors to use instead of the cell's."""
         kind = self.cell.fused_kind()
         if kind is None:
             return None
         time_major = ops.transpose(sequences, (1, 0, 2))
         if self.go_backwards:
             time_major = ops.flip(time_major, axis=0)
-        projected, extras = self.cell.fused_inputs(self.cell.project_inputs(time_major))
+        if weights is None:
+            recurrent_kernel = self.cell.recurrent_kernel
+            projected, extras = self.cell.fused_inputs(self.cell.project_inputs(time_major))
+        else:
+            kernel, recurrent_kernel, bias = weights
+            projected, extras = self.cell.plain_projection(time_major, kernel, bias)
         if mask is not None:
             mask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), projected.dtype), -1)
             if self.go_backwards:
@@ -317,7 +427,7 @@ class RecurrentLayer(keras.layers.RNN):
             kind,
             projected,
             [ops.cast(state, projected.dtype) for state in initial_state],
-            ops.cast(self.cell.recurrent_kernel, projected.dtype),
+            ops.cast(recurrent_kernel, projected.dtype),
             extras=extras,
             mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,

@@ -10,6 +10,8 @@ With `layer_norm=True` each gate block of x W and of the recurrent projection is
 layer-normalised (Ba et al. 2016) before the biases are added.
 """
 
+import importlib
+
 import keras
 from keras import activations, ops
 from keras.src import backend
@@ -17,6 +19,9 @@ from keras.src import backend
 from seqcore import _validation as check
 from seqcore import fused
 from seqcore.base import RecurrentCell, RecurrentLayer, layer_norm
+
+# Keras's cuDNN kernels (`keras.src.backend.tensorflow.rnn` is shadowed by its `rnn`).
+tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
 
 
 @keras.saving.register_keras_serializable(package="seqcore")
@@ -137,16 +142,23 @@ class GRUCell(RecurrentCell):
             return None
         return fused.GRU
 
-    def fused_inputs(self, projected):
+    def fused_inputs(self, projected, bias=None):
         units = self.units
         if not self.use_bias:
             return projected, [ops.zeros((units,), projected.dtype)]
-        recurrent_bias = ops.cast(self.bias[1], projected.dtype)
+        bias = self.bias if bias is None else bias
+        recurrent_bias = ops.cast(bias[1], projected.dtype)
         # The recurrent biases of z and r add like input biases; the candidate's
         # is multiplied by the reset gate, so it stays inside the loop.
         zeros = ops.zeros((units,), projected.dtype)
         folded = ops.concatenate([recurrent_bias[: 2 * units], zeros])
         return projected + folded, [recurrent_bias[2 * units :]]
+
+    def plain_projection(self, inputs, kernel, bias):
+        projected = ops.matmul(inputs, kernel)
+        if bias is not None:
+            projected = projected + bias[0]
+        return self.fused_inputs(projected, bias)
 
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev = states[0]
@@ -291,6 +303,23 @@ class GRU(
             activity_regularizer=activity_regularizer,
             use_cudnn=use_cudnn,
             **kwargs,
+        )
+
+    def cudnn_config_ok(self):
+        cell = self.cell
+        return cell.use_bias and not cell.recurrent_dropout and cell.fused_kind() is not None
+
+    def cudnn_kernel(self, sequences, initial_state, kernel, recurrent_kernel, bias, mask):
+        return tf_rnn._cudnn_gru(
+            sequences,
+            initial_state[0],
+            kernel,
+            recurrent_kernel,
+            bias,
+            mask,
+            False,
+            self.go_backwards,
+            self.return_sequences,
         )
 
     def cudnn_loop(self, sequences, initial_state, mask, training):

@@ -11,6 +11,8 @@ normalisation (Ba et al. 2016) of each gate block of x W and of h U, and of c_t
 before the output non-linearity.
 """
 
+import importlib
+
 import keras
 from keras import activations, initializers, ops
 from keras.src import backend
@@ -18,6 +20,9 @@ from keras.src import backend
 from seqcore import _validation as check
 from seqcore import fused
 from seqcore.base import RecurrentCell, RecurrentLayer, layer_norm
+
+# Keras's cuDNN kernels (`keras.src.backend.tensorflow.rnn` is shadowed by its `rnn`).
+tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
 
 PEEPHOLES = (
     "input_gate_peephole_weights",
@@ -318,6 +323,24 @@ class LSTM(
             activity_regularizer=activity_regularizer,
             use_cudnn=use_cudnn,
             **kwargs,
+        )
+
+    def cudnn_config_ok(self):
+        cell = self.cell
+        return cell.use_bias and not cell.recurrent_dropout and cell.fused_kind() is not None
+
+    def cudnn_kernel(self, sequences, initial_state, kernel, recurrent_kernel, bias, mask):
+        return tf_rnn._cudnn_lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            kernel,
+            recurrent_kernel,
+            bias,
+            mask,
+            False,
+            self.go_backwards,
+            self.return_sequences,
         )
 
     def cudnn_loop(self, sequences, initial_state, mask, training):
