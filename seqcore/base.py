@@ -154,18 +154,14 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         with hand-written BPTT, else None."""
         return None
 
-    def fused_inputs(self, projected, bias=None):
-        """`(projected, extras)` as the fused loop takes them (`bias`: the bias
-        tensor to use instead of the `bias` weight)."""
-        return projected, []
-
-    def plain_projection(self, inputs, kernel, bias):
-        """`fused_inputs` of `inputs W + b` from explicit weight tensors (the standard
-        configurations only: no layer normalisation)."""
-        projected = ops.matmul(inputs, kernel)
-        if bias is not None:
-            projected = projected + bias
-        return self.fused_inputs(projected)
+    def fused_weights(self, kernel=None, recurrent_kernel=None, bias=None):
+        """`(kernel, bias, recurrent_kernel, extras)` as the fused loop takes them: its
+        input projection is `x @ kernel + bias` (`bias` None without one). Tensors
+        passed in stand for the `kernel`, `recurrent_kernel` and `bias` weights."""
+        kernel = self.kernel if kernel is None else kernel
+        recurrent_kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
+        bias = (self.bias if bias is None else bias) if self.use_bias else None
+        return kernel, bias, recurrent_kernel, []
 
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
@@ -410,25 +406,22 @@ class RecurrentLayer(keras.layers.RNN):
         kind = self.cell.fused_kind()
         if kind is None:
             return None
-        time_major = ops.transpose(sequences, (1, 0, 2))
         if self.go_backwards:
-            time_major = ops.flip(time_major, axis=0)
-        if weights is None:
-            recurrent_kernel = self.cell.recurrent_kernel
-            projected, extras = self.cell.fused_inputs(self.cell.project_inputs(time_major))
-        else:
-            kernel, recurrent_kernel, bias = weights
-            projected, extras = self.cell.plain_projection(time_major, kernel, bias)
+            sequences = ops.flip(sequences, axis=1)
+        dtype = sequences.dtype
+        kernel, bias, recurrent_kernel, extras = self.cell.fused_weights(*(weights or ()))
         if mask is not None:
-            mask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), projected.dtype), -1)
+            mask = ops.expand_dims(ops.cast(ops.transpose(mask, (1, 0)), dtype), -1)
             if self.go_backwards:
                 mask = ops.flip(mask, axis=0)
         last_output, outputs, states = fused.run(
             kind,
-            projected,
-            [ops.cast(state, projected.dtype) for state in initial_state],
-            ops.cast(recurrent_kernel, projected.dtype),
-            extras=extras,
+            sequences,
+            ops.cast(kernel, dtype),
+            None if bias is None else ops.cast(bias, dtype),
+            [ops.cast(state, dtype) for state in initial_state],
+            ops.cast(recurrent_kernel, dtype),
+            extras=[ops.cast(extra, dtype) for extra in extras],
             mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences,

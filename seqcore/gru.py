@@ -142,23 +142,16 @@ class GRUCell(RecurrentCell):
             return None
         return fused.GRU
 
-    def fused_inputs(self, projected, bias=None):
+    def fused_weights(self, kernel=None, recurrent_kernel=None, bias=None):
+        kernel, bias, recurrent_kernel, _ = super().fused_weights(kernel, recurrent_kernel, bias)
         units = self.units
-        if not self.use_bias:
-            return projected, [ops.zeros((units,), projected.dtype)]
-        bias = self.bias if bias is None else bias
-        recurrent_bias = ops.cast(bias[1], projected.dtype)
+        if bias is None:
+            return kernel, None, recurrent_kernel, [ops.zeros((units,), kernel.dtype)]
         # The recurrent biases of z and r add like input biases; the candidate's
         # is multiplied by the reset gate, so it stays inside the loop.
-        zeros = ops.zeros((units,), projected.dtype)
-        folded = ops.concatenate([recurrent_bias[: 2 * units], zeros])
-        return projected + folded, [recurrent_bias[2 * units :]]
-
-    def plain_projection(self, inputs, kernel, bias):
-        projected = ops.matmul(inputs, kernel)
-        if bias is not None:
-            projected = projected + bias[0]
-        return self.fused_inputs(projected, bias)
+        zeros = ops.zeros((units,), bias.dtype)
+        folded = bias[0] + ops.concatenate([bias[1][: 2 * units], zeros])
+        return kernel, folded, recurrent_kernel, [bias[1][2 * units :]]
 
     def recurrent_step(self, projected, states, recurrent_mask=None):
         h_prev = states[0]

@@ -37,30 +37,39 @@ KINDS = {
 }
 
 
-def _loop_inputs(name, batch, steps=6, units=5, masked=False, seed=0):
+def _loop_inputs(name, batch, steps=7, units=5, features=3, masked=False, seed=0):
     kind, gates, n_extras = KINDS[name]
     rng = np.random.default_rng(seed)
-    projected = tf.constant(rng.normal(size=(steps, batch, gates * units)), tf.float32)
-    states = [
-        tf.constant(rng.normal(size=(batch, units)), tf.float32) for _ in range(kind.state_count)
-    ]
-    kernel = tf.constant(rng.normal(size=(units, gates * units)) * 0.5, tf.float32)
-    extras = [tf.constant(rng.normal(size=(units,)), tf.float32) for _ in range(n_extras)]
+
+    def tensor(*shape, scale=1.0):
+        return tf.constant(rng.normal(size=shape) * scale, tf.float32)
+
+    inputs = tensor(batch, steps, features)
+    kernel = tensor(features, gates * units, scale=0.5)
+    bias = tensor(gates * units)
+    states = [tensor(batch, units) for _ in range(kind.state_count)]
+    recurrent = tensor(units, gates * units, scale=0.5)
+    extras = [tensor(units) for _ in range(n_extras)]
     mask = None
     if masked:
         mask = tf.constant(rng.random((steps, batch, 1)) > 0.3, tf.float32)
-    return kind, projected, states, kernel, extras, mask
+    return kind, inputs, kernel, bias, states, recurrent, extras, mask
 
 
-def _run_with_grads(kind, projected, states, kernel, extras, mask, loops, **options):
+def _run_with_grads(kind, inputs, kernel, bias, states, recurrent, extras, mask, **options):
+    watched = [inputs, kernel, bias, recurrent, *states, *extras]
     with tf.GradientTape() as tape:
-        tape.watch([projected, kernel, *states, *extras])
+        tape.watch(watched)
         last, outputs, final = fused.run(
-            kind, projected, states, kernel, extras=extras, mask=mask, loops=loops, **options
+            kind, inputs, kernel, bias, states, recurrent, extras=extras, mask=mask, **options
         )
         loss = tf.reduce_sum(outputs * outputs) + tf.reduce_sum(sum(tf.sin(s) for s in final))
-    grads = tape.gradient(loss, [projected, kernel, *states, *extras])
-    return [last, outputs, *final, *grads]
+    return [last, outputs, *final, *tape.gradient(loss, watched)]
+
+
+def _assert_all_close(expected, actual, tolerance=1e-5):
+    for a, b in zip(expected, actual, strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=tolerance, atol=tolerance)
 
 
 @pytest.mark.parametrize("name", list(KINDS))
@@ -71,27 +80,47 @@ def test_split_loops_equal_one_loop(name, masked, training):
     args = _loop_inputs(name, batch=13, masked=masked)
     one = _run_with_grads(*args, loops=1, training=training)
     split = _run_with_grads(*args, loops=3, training=training)
-    for a, b in zip(one, split, strict=True):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-5)
+    _assert_all_close(one, split)
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("zero_output", [False, True])
+@pytest.mark.parametrize("chunk", [1, 3, 7, 16])
+def test_training_loop_equals_autodiff_of_the_lean_loop(
+    name, masked, return_sequences, zero_output, chunk
+):
+    # The hand-written chunked BPTT against TF's autodiff of the inference loop, with
+    # chunks that divide the 7 steps, leave a remainder, span them all or exceed them.
+    args = _loop_inputs(name, batch=4, masked=masked)
+    options = dict(loops=1, return_sequences=return_sequences, zero_output_for_mask=zero_output)
+    reference = _run_with_grads(*args, training=False, **options)
+    actual = _run_with_grads(*args, training=True, chunk=chunk, **options)
+    _assert_all_close(reference, actual)
 
 
 def test_split_loops_with_unknown_batch_size_and_zero_output():
-    kind, projected, states, kernel, extras, mask = _loop_inputs("lstm", batch=9, masked=True)
+    kind, inputs, kernel, bias, states, recurrent, _, mask = _loop_inputs(
+        "lstm", batch=9, masked=True
+    )
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec((None, None, 20), tf.float32),
+            tf.TensorSpec((None, None, 3), tf.float32),
             tf.TensorSpec((None, 5), tf.float32),
             tf.TensorSpec((None, 5), tf.float32),
             tf.TensorSpec((None, None, 1), tf.float32),
         ]
     )
-    def call(projected, h, c, mask):
+    def call(inputs, h, c, mask):
         return fused.run(
             kind,
-            projected,
-            [h, c],
+            inputs,
             kernel,
+            bias,
+            [h, c],
+            recurrent,
             mask=mask,
             zero_output_for_mask=True,
             return_sequences=False,
@@ -99,12 +128,14 @@ def test_split_loops_with_unknown_batch_size_and_zero_output():
             loops=2,
         )
 
-    last, outputs, final = call(projected, *states, mask)
+    last, outputs, final = call(inputs, *states, mask)
     ref_last, ref_outputs, ref_final = fused.run(
         kind,
-        projected,
-        states,
+        inputs,
         kernel,
+        bias,
+        states,
+        recurrent,
         mask=mask,
         zero_output_for_mask=True,
         return_sequences=False,
