@@ -31,6 +31,12 @@ import tensorflow as tf
 MAX_PARALLEL_LOOPS = 4
 # Slices smaller than this cost more in per-op overhead than their loop gains.
 MIN_ROWS_PER_LOOP = 4
+# The default splits the batch only where each loop gets at least this many
+# multiply-adds of h_{t-1} U per step (measured on 2 cores: LSTM(64) gains from
+# 2 x 16 rows, loses with 2 x 8 rows or LSTM(32) with 2 x 32 rows).
+MIN_LOOP_MACS = 2**18
+# The batch size assumed for graphs traced with an unknown one (Keras's `fit`).
+ASSUMED_BATCH = 32
 # Steps per chunk of the training loops: the projection and weight-gradient matmuls
 # run once per chunk; a chunk's projection and its gradient are all the training
 # loop holds beyond the saved activations.
@@ -431,15 +437,19 @@ def _training_backward(
     return d_inputs, d_kernel, d_bias, d_recurrent, d_states0, d_extra
 
 
-def parallel_loops():
+def parallel_loops(batch=None, row_macs=None):
     """How many independent time loops `run` splits a batch into.
 
     On CPU the per-step matmul h_{t-1} U of one loop is too small for TF to spread
     over several cores without a synchronisation per step; independent loops over
     slices of the batch run side by side on TF's inter-op threads instead (about 2x
     on the matmul chain of a 2-core machine). The default is the number of CPU cores
-    this process may use, at most 4, and 1 (one loop) when TF sees a GPU. The
-    environment variable `SEQCORE_PARALLEL_LOOPS` overrides it.
+    this process may use, at most `MAX_PARALLEL_LOOPS`, and 1 (one loop) when TF sees
+    a GPU. With `batch` (None: unknown, taken as `ASSUMED_BATCH`) and `row_macs`
+    (multiply-adds of h_{t-1} U per row), loops that would each get less than
+    `MIN_LOOP_MACS` per step are dropped: there the per-op overhead of a second loop
+    costs more than it gains. The environment variable `SEQCORE_PARALLEL_LOOPS`
+    overrides all of this.
     """
     value = os.environ.get("SEQCORE_PARALLEL_LOOPS")
     if value is not None:
@@ -455,7 +465,11 @@ def parallel_loops():
     if tf.config.list_logical_devices("GPU"):
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(MAX_PARALLEL_LOOPS, cores or 1))
+    loops = max(1, min(MAX_PARALLEL_LOOPS, cores or 1))
+    if row_macs is not None:
+        rows = batch if isinstance(batch, int) else ASSUMED_BATCH
+        loops = max(1, min(loops, rows * row_macs // MIN_LOOP_MACS))
+    return loops
 
 
 def _batch_slices(batch, loops):
@@ -488,15 +502,17 @@ def run(
     """Runs `kind` (LSTM, GRU or SIMPLE_RNN) over batch-major `inputs`, whose
     projection is `inputs @ kernel + bias` (`bias` may be None).
 
-    The batch is split into `loops` (default `parallel_loops()`) slices that run
-    as independent time loops; rows never interact, so the results are those of one
+    The batch is split into `loops` (default `parallel_loops(batch, row_macs)`)
+    slices that run as independent time loops; rows never interact, so the results are those of one
     loop. With `training`, each loop is differentiated by the hand-written BPTT;
     without, it runs lean (no saved activations) and autodiff still applies if asked.
     Returns `(last_output, outputs, final_states)`, `outputs` time-major
     `(time, batch, units)` (or `(1, batch, units)` without `return_sequences`).
     """
-    loops = parallel_loops() if loops is None else loops
     batch = inputs.shape[0]
+    if loops is None:
+        units = recurrent_kernel.shape[0]
+        loops = parallel_loops(batch, units * recurrent_kernel.shape[-1])
     if batch is None:
         batch = tf.shape(inputs)[0]
     sizes = _batch_slices(batch, loops) if loops > 1 else None

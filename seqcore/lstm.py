@@ -237,8 +237,10 @@ class LSTM(
         go_backwards: Process the sequence backwards (and return it reversed).
         stateful: Carry the final state of batch `i` to the next batch.
         unroll: Unroll the time loop (short sequences only).
-        use_cudnn: `"auto"` (portable loop), `True` (use Keras's cuDNN kernel;
-            fails where it is not available) or `False`.
+        use_cudnn: `"auto"` (cuDNN where the call runs on a GPU, through a
+            device dispatch that keeps graphs and SavedModels runnable on CPU;
+            the fused loop elsewhere), `True` (Keras's cuDNN kernel directly:
+            GPU-only graphs, fails where it is not available) or `False`.
         peephole, layer_norm, layer_norm_epsilon: As in `LSTMCell`.
 
     Call arguments:

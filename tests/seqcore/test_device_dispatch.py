@@ -173,3 +173,18 @@ def test_export_traced_for_gpu_runs_on_a_cpu_only_machine(tmp_path, gpu_visible)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "served on cpu" in result.stdout
+
+
+def test_gpu_check_script_dry_run_on_cpu():
+    # benchmarks/gpu_check.py is run once on a lent GPU machine; its CPU dry run
+    # (layers made to believe a GPU is visible) keeps it from rotting in between.
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--cpu-dry-run"],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "summary parity: ok, portability: ok" in result.stdout
+    assert "export holds cuDNN ops: True" in result.stdout

@@ -164,7 +164,14 @@ def test_parallel_loops_setting(monkeypatch):
     with pytest.raises(ValueError, match="SEQCORE_PARALLEL_LOOPS must be a positive integer"):
         fused.parallel_loops()
     monkeypatch.delenv("SEQCORE_PARALLEL_LOOPS")
-    assert 1 <= fused.parallel_loops() <= fused.MAX_PARALLEL_LOOPS
+    cores = fused.parallel_loops()
+    assert 1 <= cores <= fused.MAX_PARALLEL_LOOPS
+    # Small per-step matmuls keep one loop: 8 rows of LSTM(64), 64 rows of LSTM(32).
+    assert fused.parallel_loops(8, 64 * 256) == 1
+    assert fused.parallel_loops(64, 32 * 128) == 1
+    assert fused.parallel_loops(64, 128 * 512) == cores
+    # An unknown batch size counts as ASSUMED_BATCH rows.
+    assert fused.parallel_loops(None, 64 * 256) == min(cores, 2)
 
 
 @pytest.mark.parametrize("layer", ["LSTM", "GRU", "SimpleRNN"])
