@@ -107,14 +107,16 @@ def _lstm_backward(d_states, saved, prev_states, new_states, extras):
 # of the candidate (it sits inside the reset gate's product).
 def _gru_forward(x_t, states, inner, extras):
     h_prev = states[0]
-    x_z, x_r, x_h = _split(x_t, 3)
-    r_z, r_r, r_h = _split(inner, 3)
+    units = h_prev.shape[-1]
+    # z and r in one sigmoid (their blocks are adjacent); h = hh + z (h_prev - hh).
+    x_zr, x_h = tf.split(x_t, [2 * units, units], axis=-1)
+    r_zr, r_h = tf.split(inner, [2 * units, units], axis=-1)
     r_h = r_h + extras[0]
-    z = tf.sigmoid(x_z + r_z)
-    r = tf.sigmoid(x_r + r_r)
+    zr = tf.sigmoid(x_zr + r_zr)
+    z, r = _split(zr, 2)
     hh = tf.tanh(x_h + r * r_h)
-    h = z * h_prev + (1.0 - z) * hh
-    return [h], (tf.concat([z, r, hh, r_h], axis=-1),)
+    h = hh + z * (h_prev - hh)
+    return [h], (tf.concat([zr, hh, r_h], axis=-1),)
 
 
 def _gru_backward(d_states, saved, prev_states, new_states, extras):
@@ -188,6 +190,8 @@ def _inference_loop(kind, projected, states0, kernel, extra, mask, zero_output, 
     if masked:
         masks = tf.TensorArray(mask.dtype, size=steps).unstack(mask)
 
+    # Loop variables only for what is used: unmasked, the last output is the state h;
+    # without `keep_outputs`, no output stack.
     def body(t, states, out_prev, out_ta):
         inner = tf.matmul(states[0], kernel)
         new_states, _ = kind.forward(inputs.read(t), states, inner, extra)
@@ -196,19 +200,18 @@ def _inference_loop(kind, projected, states0, kernel, extra, mask, zero_output, 
             m = masks.read(t)
             out = m * out if zero_output else _masked(m, out, out_prev[0])
             new_states = [_masked(m, n, s) for n, s in zip(new_states, states, strict=True)]
-        if keep_outputs:
-            out_ta = out_ta.write(t, out)
-        # Unmasked, the last output is the state h: no extra loop variable for it.
+        out_ta = [a.write(t, out) for a in out_ta]
         return t + 1, new_states, [out] if masked else [], out_ta
 
     out0 = [tf.zeros_like(states0[0])] if masked else []
+    out_ta = [tf.TensorArray(projected.dtype, size=steps)] if keep_outputs else []
     _, states, last_out, out_ta = tf.while_loop(
         lambda t, *_: t < steps,
         body,
-        (0, states0, out0, tf.TensorArray(projected.dtype, size=steps)),
+        (0, states0, out0, out_ta),
         maximum_iterations=steps,
     )
-    outputs = out_ta.stack() if keep_outputs else None
+    outputs = out_ta[0].stack() if keep_outputs else None
     return outputs, (last_out[0] if masked else states[0]), states
 
 
@@ -298,8 +301,7 @@ def _training_forward(
                 m = mask[t]
                 out = m * out if zero_output else _masked(m, out, out_prev[0])
                 new_states = [_masked(m, n, s) for n, s in zip(new_states, states, strict=True)]
-            if keep_outputs:
-                out_ta = out_ta.write(t, out)
+            out_ta = [a.write(t, out) for a in out_ta]
             return i + 1, new_states, [out] if masked else [], out_ta, stacks
 
         _, states, out_prev, out_ta, stacks = tf.while_loop(
@@ -313,10 +315,11 @@ def _training_forward(
     n_chunks = _chunks(steps, chunk)
     out0 = [tf.zeros_like(states0[0])] if masked else []
     stacks0 = [_empty_stack(dtype, steps) for _ in range(n_stacks)]
+    out_ta = [tf.TensorArray(dtype, size=steps)] if keep_outputs else []
     _, states, last_out, out_ta, stacks = _over_chunks(
-        chunk_body, 0, (states0, out0, tf.TensorArray(dtype, size=steps), stacks0), n_chunks
+        chunk_body, 0, (states0, out0, out_ta, stacks0), n_chunks
     )
-    outputs = out_ta.stack() if keep_outputs else None
+    outputs = out_ta[0].stack() if keep_outputs else None
     return outputs, (last_out[0] if masked else states[0]), states, stacks
 
 
