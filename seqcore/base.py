@@ -10,8 +10,10 @@ A seqcore cell splits one recurrent step into two halves:
   the previous state.
 
 `cell.call` chains both, so a cell works inside `keras.layers.RNN` like any
-Keras cell. The seqcore layers instead project the whole sequence with one
-matmul before the time loop and run only `recurrent_step` inside it.
+Keras cell. The seqcore layers instead project many steps with one matmul
+outside the per-step loop and run only the recurrent part inside it: the whole
+sequence in the generic loop and at inference, a chunk of steps at a time in the
+fused training loop (`seqcore.fused`).
 """
 
 import uuid
@@ -237,9 +239,10 @@ def _cudnn_mask_ok(mask):
 class RecurrentLayer(keras.layers.RNN):
     """Base of the seqcore layers: a `keras.layers.RNN` with its own inner loop.
 
-    The input projection of every step is one matmul before the loop. Standard
-    configurations run the fused loop of `seqcore.fused` (hand-written BPTT);
-    the others Keras's generic loop over `cell.recurrent_step`. Masking,
+    The input projection runs as large matmuls outside the per-step loop. Standard
+    configurations run the fused loop of `seqcore.fused` (hand-written BPTT; LSTM
+    and GRU with a cuDNN twin where TF sees a GPU, see `_device_dispatch`); the
+    others Keras's generic loop over `cell.recurrent_step`. Masking,
     `go_backwards`, statefulness, `unroll` and dropout keep the semantics of
     `keras.layers.RNN`.
     """
@@ -333,8 +336,15 @@ class RecurrentLayer(keras.layers.RNN):
         )
 
     def cudnn_config_ok(self):
-        """Whether cuDNN computes this configuration exactly (LSTM and GRU override)."""
-        return False
+        """Whether cuDNN computes this configuration exactly: an LSTM or GRU with a fused
+        loop (tanh/sigmoid, GRU `reset_after`), `use_bias` and no `recurrent_dropout`."""
+        cell = self.cell
+        return (
+            self.has_cudnn
+            and cell.use_bias
+            and not cell.recurrent_dropout
+            and cell.fused_kind() is not None
+        )
 
     def cudnn_kernel(self, sequences, initial_state, kernel, recurrent_kernel, bias, mask):
         """Keras's cuDNN kernel on explicit weight tensors (LSTM and GRU override)."""

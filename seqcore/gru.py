@@ -300,10 +300,6 @@ class GRU(
             **kwargs,
         )
 
-    def cudnn_config_ok(self):
-        cell = self.cell
-        return cell.use_bias and not cell.recurrent_dropout and cell.fused_kind() is not None
-
     def cudnn_kernel(self, sequences, initial_state, kernel, recurrent_kernel, bias, mask):
         return tf_rnn._cudnn_gru(
             sequences,
