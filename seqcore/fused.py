@@ -71,6 +71,16 @@ def _split(x, n):
     return tf.split(x, n, axis=-1)
 
 
+# One op each instead of three: dy * (1 - y^2) and dy * y * (1 - y), given y = tanh(x)
+# or sigmoid(x) (TF's own gradient kernels of Tanh and Sigmoid).
+def _tanh_grad(y, dy):
+    return tf.raw_ops.TanhGrad(y=y, dy=dy)
+
+
+def _sigmoid_grad(y, dy):
+    return tf.raw_ops.SigmoidGrad(y=y, dy=dy)
+
+
 # LSTM (tanh / sigmoid), Keras gate order i, f, c, o.
 def _lstm_forward(x_t, states, inner, extras):
     _, c_prev = states
@@ -87,15 +97,13 @@ def _lstm_backward(d_states, saved, prev_states, new_states, extras):
     d_h, d_c = d_states
     i, f, g, o = _split(saved[0], 4)
     tanh_c = tf.tanh(new_states[1])
-    c_prev = prev_states[1]
-    d_o = d_h * tanh_c
-    d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
+    d_c = d_c + _tanh_grad(tanh_c, d_h * o)
     d_z = tf.concat(
         [
-            d_c * g * i * (1.0 - i),
-            d_c * c_prev * f * (1.0 - f),
-            d_c * i * (1.0 - g * g),
-            d_o * o * (1.0 - o),
+            _sigmoid_grad(i, d_c * g),
+            _sigmoid_grad(f, d_c * prev_states[1]),
+            _tanh_grad(g, d_c * i),
+            _sigmoid_grad(o, d_h * tanh_c),
         ],
         axis=-1,
     )
@@ -121,14 +129,13 @@ def _gru_forward(x_t, states, inner, extras):
 
 def _gru_backward(d_states, saved, prev_states, new_states, extras):
     d_h = d_states[0]
-    z, r, hh, r_h = _split(saved[0], 4)
-    h_prev = prev_states[0]
-    d_a_h = d_h * (1.0 - z) * (1.0 - hh * hh)
-    d_a_z = d_h * (h_prev - hh) * z * (1.0 - z)
-    d_a_r = d_a_h * r_h * r * (1.0 - r)
-    d_r_h = d_a_h * r
-    d_projected = tf.concat([d_a_z, d_a_r, d_a_h], axis=-1)
-    d_inner = tf.concat([d_a_z, d_a_r, d_r_h], axis=-1)
+    units = d_h.shape[-1]
+    zr, hh, r_h = tf.split(saved[0], [2 * units, units, units], axis=-1)
+    z, r = _split(zr, 2)
+    d_a_h = _tanh_grad(hh, d_h * (1.0 - z))
+    d_a_zr = _sigmoid_grad(zr, tf.concat([d_h * (prev_states[0] - hh), d_a_h * r_h], axis=-1))
+    d_projected = tf.concat([d_a_zr, d_a_h], axis=-1)
+    d_inner = tf.concat([d_a_zr, d_a_h * r], axis=-1)
     return d_projected, d_inner, [d_h * z]
 
 
@@ -144,8 +151,7 @@ def _simple_forward(x_t, states, inner, extras):
 
 
 def _simple_backward(d_states, saved, prev_states, new_states, extras):
-    h = new_states[0]
-    d_z = d_states[0] * (1.0 - h * h)
+    d_z = _tanh_grad(new_states[0], d_states[0])
     return d_z, d_z, [None]
 
 
@@ -604,7 +610,10 @@ def _run_one(
         units = recurrent_kernel.shape[0]
         templates = [
             *states0,
-            *(tf.TensorSpec((None, n * units), inputs.dtype) for n in kind.saved_widths),
+            *(
+                tf.TensorSpec((states0[0].shape[0], n * units), inputs.dtype)
+                for n in kind.saved_widths
+            ),
         ]
 
         def grad(*d_results):

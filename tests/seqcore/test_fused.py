@@ -197,3 +197,21 @@ def test_layer_output_does_not_depend_on_the_number_of_loops(layer, monkeypatch)
         results.append([y, *grads])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_train_on_batch_with_a_static_batch_size(layer, masked):
+    # Regression: popped activations lost the static batch size, so a graph-mode
+    # backward loop failed with "enters the loop with shape (8, 6), but has shape
+    # (None, 6) after one iteration".
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 40, 3)).astype("float32")
+    x[:3, 30:] = 0.0
+    inputs = keras.Input(batch_shape=(8, 40, 3))
+    hidden = keras.layers.Masking(0.0)(inputs) if masked else inputs
+    model = keras.Model(inputs, getattr(seqcore, layer)(6)(hidden))
+    model.compile("sgd", "mse")
+    losses = [model.train_on_batch(x, np.ones((8, 6), "float32")) for _ in range(3)]
+    assert np.all(np.isfinite(losses))
+    assert losses[2] < losses[0]
