@@ -27,6 +27,8 @@ or None, and `outputs` are `(time, batch, units)`.
 import os
 
 import tensorflow as tf
+from tensorflow.python.framework import ops
+from tensorflow.python.ops import control_flow_util
 
 MAX_PARALLEL_LOOPS = 4
 # Slices smaller than this cost more in per-op overhead than their loop gains.
@@ -164,13 +166,9 @@ def _masked(m, new, old):
     return old + m * (new - old)
 
 
-def _length(x):
-    return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
-
-
-def _steps(inputs):
-    """The number of steps of batch-major `inputs`."""
-    return inputs.shape[1] if inputs.shape[1] is not None else tf.shape(inputs)[1]
+def _dim(x, axis):
+    """The size of `x` along `axis`: static when known, else a scalar tensor."""
+    return x.shape[axis] if x.shape[axis] is not None else tf.shape(x)[axis]
 
 
 def _time_major(x):
@@ -188,7 +186,7 @@ def _project(inputs, kernel, bias):
 
 def _inference_loop(kind, projected, states0, kernel, extra, mask, zero_output, keep_outputs):
     """The lean forward loop (nothing saved). Returns `(outputs or None, last, states)`."""
-    steps = _length(projected)
+    steps = _dim(projected, 0)
     masked = mask is not None
     # Reading steps from TensorArrays (not slices) keeps autodiff of this loop
     # linear in time.
@@ -262,9 +260,6 @@ def _over_chunks(body, first, loop_vars, n_chunks):
 
 def _in_xla_context():
     """Whether the graph being built will be compiled by XLA (`jit_compile=True`)."""
-    from tensorflow.python.framework import ops
-    from tensorflow.python.ops import control_flow_util
-
     return control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph())
 
 
@@ -284,7 +279,7 @@ def _training_forward(
     """The forward loop of training, chunk by chunk. Pushes, step by step, the states
     entering the step and `kind`'s saved activations on TensorList stacks (one per
     quantity). Returns `(outputs or None, last, states, stacks)`."""
-    steps = _steps(inputs)
+    steps = _dim(inputs, 1)
     dtype = inputs.dtype
     masked = mask is not None
     n_stacks = kind.state_count + kind.saved_count
@@ -348,7 +343,7 @@ def _training_backward(
     """BPTT over the stacks of `_training_forward`, popped step by step, last chunk
     first. `templates`: tensors shaped like what each stack holds. Returns the
     gradients of `(inputs, kernel, bias, recurrent_kernel, initial states, extras)`."""
-    steps = _steps(inputs)
+    steps = _dim(inputs, 1)
     dtype = inputs.dtype
     masked = mask is not None
     n_states = kind.state_count

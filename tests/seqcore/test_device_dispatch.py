@@ -76,7 +76,7 @@ def tagged(functions, device):
         {},
         {"return_sequences": True},
         {"return_sequences": True, "go_backwards": True},
-        {"return_state": False, "return_sequences": True, "dropout": 0.0, "stateful": False},
+        {"return_sequences": True, "dropout": 0.3, "seed": 7},
     ],
 )
 @pytest.mark.parametrize("masked", [False, True])
