@@ -5,20 +5,21 @@ bodies, so `seqapps --help` answers without loading them.
 """
 
 import json
-import os
 import pathlib
 
 import click
 
 from apps import __version__
 from apps.common.options import batch_size_option, json_option, seed_option
+from apps.common.runtime import AppGroup, start_tensorflow
 
 
-@click.group(name="seqapps", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="seqapps", cls=AppGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="seqapps")
 def main():
     """Sequence learning apps built on the seqcore recurrent layers."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any command imports TF
 
 
 @main.command()
@@ -57,6 +58,7 @@ def demo(out, epochs, seed, train_size, test_size, batch_size, as_json):
     reloaded in a new process and its `serve` signature must reproduce the Keras
     predictions.
     """
+    start_tensorflow()
     from apps.demo import DemoConfig, ServingCheckError, run_demo
 
     config = DemoConfig(

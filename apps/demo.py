@@ -20,6 +20,7 @@ import numpy as np
 
 import seqcore
 from apps.common.export import export_versioned, next_version
+from apps.common.progress import EpochProgress
 from apps.common.serving import ServingCheckError, predict_in_new_process
 from pipelines import synthetic
 
@@ -66,20 +67,6 @@ def build_model(timesteps, features, units, num_classes):
     return keras.Model(inputs, outputs, name="order_classifier")
 
 
-class _EpochProgress(keras.callbacks.Callback):
-    def __init__(self, epochs, report):
-        super().__init__()
-        self.epochs = epochs
-        self.report = report
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self.report(
-            f"epoch {epoch + 1}/{self.epochs}: loss {logs.get('loss', float('nan')):.4f}, "
-            f"accuracy {logs.get('accuracy', float('nan')):.3f}"
-        )
-
-
 def run_demo(config, report=None):
     """Trains, evaluates, exports and checks the demo model; returns a JSON-ready summary.
 
@@ -121,7 +108,7 @@ def run_demo(config, report=None):
         epochs=config.epochs,
         shuffle=False,  # the dataset shuffles itself
         verbose=0,
-        callbacks=[_EpochProgress(config.epochs, report)],
+        callbacks=[EpochProgress(config.epochs, report)],
     )
     test_loss, test_accuracy = model.evaluate(test, verbose=0)
     report(f"test accuracy {test_accuracy:.3f} on {config.test_size} sequences (chance 0.5)")
@@ -174,37 +161,33 @@ def run_sentiment_demo(config, report=None):
     Raises:
         ServingCheckError: the export failed in a new process or differs from Keras.
     """
-    from apps.sentiment import APP_NAME as SENTIMENT
-    from apps.sentiment.config import DataConfig, TrainConfig
+    import dataclasses
+
+    from apps.common import flow
+    from apps.common.distribute import get_strategy
+    from apps.sentiment.config import SentimentRun, TextDataConfig
     from apps.sentiment.export import export_model
+    from apps.sentiment.presets import PRESETS
     from apps.sentiment.serving import serving_check
-    from apps.sentiment.train import plan_training, run_holdout
+    from apps.sentiment.train import SentimentApp
 
     report = report or (lambda line: None)
-    train_config = TrainConfig(
-        data=DataConfig("synthetic:sentiment", limit=config.train_size + config.test_size),
-        preset="small",
-        model_overrides={"units": 16, "embedding_dim": 16},
-        epochs=config.sentiment_epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        patience=0,  # train every epoch; the best one on validation is kept
-        seed=config.seed,
-    )
-    plan = plan_training(train_config)
-    report(
-        f"sentiment: training the 'small' preset (units 16) on {len(plan.data)} "
-        f"synthetic:sentiment sentences for {train_config.epochs} epochs"
-    )
-    fit, metrics, _ = run_holdout(plan, report=lambda line: report(f"sentiment: {line}"))
+    data = TextDataConfig("synthetic:sentiment", limit=config.train_size + config.test_size)
+    model = dataclasses.replace(PRESETS["small"], units=16, embedding_dim=16)
+    run = SentimentRun(
+        epochs=config.sentiment_epochs, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, patience=0, seed=config.seed, out=None,
+    )  # fmt: skip  (patience 0: train every epoch; the best one on validation is kept)
+    plan = flow.make_plan(SentimentApp(), data, model, run, strategy=get_strategy())
+    report(f"sentiment: training the 'small' preset (units 16) on {len(plan.examples)} "
+           f"synthetic:sentiment sentences for {run.epochs} epochs")  # fmt: skip
+    fit, metrics, _ = flow.holdout(plan, report=lambda line: report(f"sentiment: {line}"))
     test = metrics["test"]
     report(f"sentiment: test accuracy {test['accuracy']:.3f} on {test['n']} sentences")
     export_dir = export_model(
-        fit.model,
-        plan.class_names,
-        pathlib.Path(config.out) / SENTIMENT,
-        metadata={"preset": "small", "model": fit.model_config, "data": "synthetic:sentiment"},
-    )
+        fit.model, plan.class_names, pathlib.Path(config.out) / SentimentApp.name,
+        metadata={"preset": "small", "data": "synthetic:sentiment"},
+    )  # fmt: skip
     report(f"sentiment: exported {export_dir}")
     check = serving_check(fit.model, export_dir, atol=config.atol)
     report(

@@ -13,9 +13,10 @@ import pathlib
 import click
 
 from apps.common.options import batch_size_option, json_option, seed_option
+from apps.common.settings import CELL_LAYERS
 
-CELLS = ("simple_rnn", "lstm", "gru")
-LAYER_NAMES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+CELLS = tuple(CELL_LAYERS)
+"""The cells measured by default, in this order."""
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
@@ -160,7 +161,7 @@ def _measure(cell, steps, units, features, batch_size, input_scale, seed):
     model = keras.Sequential(
         [
             keras.Input((steps, features)),
-            getattr(seqcore, LAYER_NAMES[cell])(units, name=cell),
+            getattr(seqcore, CELL_LAYERS[cell])(units, name=cell),
             keras.layers.Dense(1),
         ]
     )
@@ -178,7 +179,7 @@ def _plot(results, path, steps, units, input_scale):
     colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
     t = np.arange(1, steps + 1)
     for cell, flow in results.items():
-        label = f"{LAYER_NAMES[cell]} (first/last {flow.first_last_ratio:.1e})"
+        label = f"{CELL_LAYERS[cell]} (first/last {flow.first_last_ratio:.1e})"
         left.plot(
             t,
             np.where(flow.dh_norms > 0, flow.dh_norms, np.nan),
@@ -189,7 +190,7 @@ def _plot(results, path, steps, units, input_scale):
         right.plot(
             t,
             np.where(flow.dx_norms > 0, flow.dx_norms, np.nan),
-            label=LAYER_NAMES[cell],
+            label=CELL_LAYERS[cell],
             color=colors[cell],
             linewidth=1.8,
         )

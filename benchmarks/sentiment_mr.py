@@ -2,7 +2,7 @@
 
 Protocol (`../shared/data/README.md`): seeded stratified 10-fold CV over the 10,662 MR
 sentences (Windows-1252), mean test accuracy. Both models see the same folds
-(`apps.sentiment.data.cv_splits`); in each fold 10% of the training part is held out as
+(`apps.common.flow.cv_splits`); in each fold 10% of the training part is held out as
 validation (Kim 2014): the recurrent model early-stops on it, the baseline picks its `C` on
 it, then trains on train + validation. No pretrained vectors unless `--embeddings`.
 
@@ -89,21 +89,21 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO_ROOT))
 
+    import dataclasses
+
     import keras
     import tensorflow as tf
 
+    from apps.common import flow
     from apps.common.reports import format_table, mean_std
-    from apps.sentiment.baseline import run_baseline
-    from apps.sentiment.config import DataConfig, TrainConfig
-    from apps.sentiment.train import plan_training, run_cv
+    from apps.sentiment.config import SentimentRun, TextDataConfig
+    from apps.sentiment.presets import PRESETS
+    from apps.sentiment.train import SentimentApp
 
     def log(line):
         print(line, file=sys.stderr, flush=True)
 
-    config = TrainConfig(
-        data=DataConfig(str(args.data), encoding="windows-1252"),
-        preset=args.preset,
-        model_overrides=dict(args.overrides),
+    run = SentimentRun(
         embeddings=args.embeddings,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -115,21 +115,25 @@ def main(argv=None):
         cv=args.k,
         folds=args.folds,
         seed=args.seed,
+        out=None,
     )
+    model_config = dataclasses.replace(PRESETS[args.preset], **dict(args.overrides))
+    data = TextDataConfig(str(args.data), encoding="windows-1252")
     start = time.perf_counter()
-    plan = plan_training(config)
-    log(f"MR: {len(plan.data)} sentences {plan.data.class_counts()}; model {plan.model_config}")
+    strategy = tf.distribute.get_strategy()
+    plan = flow.make_plan(SentimentApp(), data, model_config, run, strategy=strategy)
+    log(f"MR: {len(plan.examples)} sentences {plan.examples.class_counts()}; model {model_config}")
     folds = list(plan.fold_numbers)
     model = baseline = None
     if not args.skip_model:
         branches = {}
-        model = run_cv(
-            plan, report=None if args.quiet else log, on_fold=_fold_logger(log, plan, branches)
+        model = flow.cross_validate(
+            plan, report=None if args.quiet else log, on_fold=_fold_logger(log, branches),
+            end_fold=lambda: keras.backend.clear_session(free_memory=True),
         )
     if not args.skip_baseline:
-        baseline = run_baseline(
-            plan.data, seed=args.seed, cv=args.k, folds=folds, val_fraction=args.val_fraction
-        )
+        baseline = flow.baseline(plan)
+        baseline["model"] = SentimentApp.baseline_name
 
     rows = []
     for i, number in enumerate(folds):
@@ -166,7 +170,7 @@ def main(argv=None):
         f"{tf.__version__}, Keras {keras.__version__}"
     )
     if model:
-        print(f"model: preset {args.preset}, {plan.model_config}")
+        print(f"model: preset {args.preset}, {model_config}")
         print(
             f"training: Adam lr {args.learning_rate}, batch {args.batch_size}, <= {args.epochs} "
             f"epochs, early stopping on {args.monitor} (patience {args.patience}), clip-norm "
@@ -188,7 +192,7 @@ def main(argv=None):
                 {
                     "command": command.strip(),
                     "args": {k: str(v) for k, v in vars(args).items()},
-                    "model_config": plan.model_config,
+                    "model_config": dataclasses.asdict(model_config),
                     "model": model,
                     "baseline": baseline,
                     "rows": rows,
@@ -221,19 +225,14 @@ def _branch_accuracies(model, texts, ids):
     }
 
 
-def _fold_logger(log, plan, branches):
-    from apps.sentiment.data import take
-
-    def on_fold(row, fit):
-        split = plan.splits[plan.fold_numbers.index(row["fold"])]
-        test = split["test"]
-        branches[row["fold"]] = _branch_accuracies(
-            fit.model, take(plan.data.texts, test), plan.ids[test]
-        )
-        parts = ", ".join(f"{k} {v:.4f}" for k, v in branches[row["fold"]].items())
+def _fold_logger(log, branches):
+    def on_fold(row, fit, parts):
+        texts, ids = parts["test"]
+        branches[row["fold"]] = _branch_accuracies(fit.model, texts, ids)
+        parts_text = ", ".join(f"{k} {v:.4f}" for k, v in branches[row["fold"]].items())
         log(
             f"fold {row['fold']}: model accuracy {row['accuracy']:.4f} (best epoch "
-            f"{row['best_epoch']}, {row['seconds']} s){'; ' + parts if parts else ''}"
+            f"{row['best_epoch']}, {row['seconds']} s){'; ' + parts_text if parts_text else ''}"
         )
 
     return on_fold

@@ -3,14 +3,16 @@
 `spec` is `tfds:NAME[:SPLIT]`, `synthetic:NAME`, or a path; `domain` (`"text"`, `"audio"` or
 `"series"`) is the app's, and picks the reader for a path:
 
-- text: `text_source.load_text_source` (class folders, class files, CSV/TSV);
+- text: `text_source.load_text_source` (class folders, class files, CSV/TSV, fastText;
+  `format=` one of `text_source.FORMATS`, else from the path or the file's content);
 - audio: `audio_source.load_audio_flat` when `label_pattern` is given, else
   `audio_source.load_audio_folders`;
 - series: `series_source.load_series_csv`.
 
 Options set to `None` are dropped (the CLI passes unset options as `None`); options that the
 chosen reader does not take are an error naming them. A `synthetic:` or `tfds:` source of
-another domain (e.g. `synthetic:speech` for the text app) is an error too.
+another domain (e.g. `synthetic:speech` for the text app) is an error too, and so is an empty
+`spec` (`""` is not the current folder).
 
 What comes back: `TextExamples` (text), `AudioExamples` (audio files) or `WaveExamples`
 (audio already in memory: synthetic and TFDS), `Series` (series).
@@ -56,13 +58,18 @@ def load_source(spec, domain, **options):
     """Reads the data source `spec` for an app of `domain` (see the module docstring).
 
     Raises:
-        SourceError: unknown domain, wrong domain, options that do not apply, a missing path.
+        SourceError: unknown domain, wrong domain, options that do not apply, an empty spec,
+            a missing path.
         ValueError: the reader's own errors (they name file, line and column).
     """
     if domain not in DOMAINS:
         raise SourceError(f"unknown domain {domain!r}; expected one of {', '.join(DOMAINS)}")
     options = {key: value for key, value in options.items() if value is not None}
     text = str(spec)
+    if not text.strip():
+        raise SourceError(
+            f"the data source is empty (--data {text!r}); pass a path, tfds:NAME or synthetic:NAME"
+        )
     if text.startswith("synthetic:"):
         _check_domain(text, _SYNTHETIC_DOMAIN.get(text.split(":", 1)[1]), domain)
         return _call(synthetic_tasks.load_synthetic, text, {"spec": text, **options})

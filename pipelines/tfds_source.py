@@ -25,8 +25,9 @@ in memory on purpose (simple, and what the other readers do); `max_examples` cap
 matters for `speech_commands` (85k clips, about 5 GB as float32).
 
 Nothing is downloaded unless `download=True`: a dataset not prepared under `data_dir`
-(default `~/tensorflow_datasets`) is a `TfdsSourceError` saying to pass `download=True` on a
-machine with internet access, or to copy a prepared `data_dir` there.
+(default `~/tensorflow_datasets`, or `TFDS_DATA_DIR`) is a `TfdsSourceError` saying to pass
+`download=True` (the CLI's `--download`) on a machine with internet access, or to point
+`TFDS_DATA_DIR` at a folder where it was prepared.
 
 Example:
 
@@ -111,8 +112,8 @@ def _dataset(text, parsed, builder, download):
     except AssertionError:  # what TFDS raises for data that is not prepared
         raise TfdsSourceError(
             f"{text}: dataset {parsed.name!r} is not prepared in {builder.data_dir_root}; "
-            "pass download=True (--download) on a machine with internet access, or point "
-            "data_dir at a folder where it was prepared"
+            "pass --download (download=True) on a machine with internet access, or set "
+            "TFDS_DATA_DIR (data_dir) to a folder where it was prepared"
         ) from None
     except (ValueError, KeyError) as e:
         raise TfdsSourceError(f"{text}: cannot read split {parsed.split!r}: {e}") from None

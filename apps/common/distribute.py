@@ -12,8 +12,7 @@ Build and compile the model inside `strategy.scope()`; `fit` then distributes th
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
-"""Names `get_strategy` accepts."""
+from apps.common.settings import STRATEGIES
 
 
 def get_strategy(name="default"):

@@ -2,7 +2,9 @@
 
 TF Serving (and `seqapps serve`) watch `<app_dir>` and load the highest numeric version
 folder. A version is therefore written into a hidden temporary folder beside the versions
-(`.export-*`, which a server ignores) and renamed into place only when complete.
+(`.export-<host>-<pid>-*`, which a server ignores) and renamed into place only when
+complete. Temporary folders left by an export that was killed are removed by the next
+export into the same folder (`apps.common.staging.remove_stale`).
 
 Example:
 
@@ -18,7 +20,11 @@ Example:
 import os
 import pathlib
 import shutil
-import tempfile
+
+from apps.common.staging import temporary_folder
+
+EXPORT_PREFIX = ".export-"
+"""Name prefix of the temporary folder an export is written into."""
 
 
 class VersionExistsError(FileExistsError):
@@ -67,11 +73,7 @@ def export_versioned(model_or_writer, app_dir, version=None):
         )
     write = model_or_writer if not hasattr(model_or_writer, "export") else None
     write = write or _write_keras_model(model_or_writer)
-    app_dir.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=app_dir))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a server may run as another user
+    tmp = temporary_folder(app_dir, EXPORT_PREFIX)
     try:
         write(tmp)
         candidate = version or next_version(app_dir)

@@ -21,9 +21,6 @@ import pathlib
 
 import click
 
-STRATEGY_NAMES = ("default", "mirrored", "multi-worker")
-"""`--strategy` choices (`apps.common.distribute.STRATEGIES`, without importing TF)."""
-
 
 def compose(*decorators):
     """One decorator applying `decorators` in the order listed (first = first option)."""
@@ -83,16 +80,6 @@ def batch_size_option(default, help="Examples per batch."):
     )
 
 
-strategy_option = click.option(
-    "--strategy",
-    type=click.Choice(STRATEGY_NAMES),
-    default="default",
-    show_default=True,
-    help="tf.distribute strategy: one device, all local GPUs (mirrored), or the workers "
-    "of TF_CONFIG (multi-worker).",
-)
-
-
 def out_option(default, help="Folder to write the model, metrics and plots to."):
     """`--out DIR`."""
     return click.option(
@@ -115,8 +102,11 @@ def model_option(help="A training folder (model.keras) or a SavedModel folder.")
     )
 
 
-class OptionalPositiveFloat(click.ParamType):
-    """A float > 0, or `none` / `off` / `0` for `None` (e.g. `--clip-norm none`)."""
+class OptionalFloat(click.ParamType):
+    """A float, or `none` / `off` / `0` for `None` (e.g. `--clip-norm none`).
+
+    Only converts: the range is checked by the config dataclass the value goes into.
+    """
 
     name = "float|none"
 
@@ -127,32 +117,26 @@ class OptionalPositiveFloat(click.ParamType):
         if text in ("none", "off", "0", "0.0"):
             return None
         try:
-            number = float(text)
+            return float(text)
         except ValueError:
             self.fail(f"{value!r} is not a number or 'none'", param, ctx)
-        if not number > 0:
-            self.fail(f"{value!r} must be > 0, or 0 / 'none' to disable", param, ctx)
-        return number
 
 
 class IntList(click.ParamType):
-    """Comma-separated integers >= `minimum` (e.g. `--dense 64,32`); `none` is an empty list."""
+    """Comma-separated integers (e.g. `--dense 64,32`); `none` or empty is an empty list.
+
+    Only converts: the config dataclass the value goes into checks the numbers.
+    """
 
     name = "ints"
 
-    def __init__(self, minimum=1):
-        self.minimum = minimum
-
     def convert(self, value, param, ctx):
-        if isinstance(value, list):
-            return value
+        if isinstance(value, (list, tuple)):
+            return list(value)
         text = str(value).strip().lower()
         if text in ("", "none"):
             return []
         try:
-            numbers = [int(part) for part in text.split(",")]
+            return [int(part) for part in text.split(",")]
         except ValueError:
             self.fail(f"{value!r} is not a comma-separated list of integers", param, ctx)
-        if any(n < self.minimum for n in numbers):
-            self.fail(f"{value!r}: every number must be >= {self.minimum}", param, ctx)
-        return numbers

@@ -1,6 +1,16 @@
-"""One line of progress per epoch, handed to a `report` callable (the CLI echoes to stderr)."""
+"""Training progress: Keras's progress bar on a terminal, else one line per epoch.
 
+- `EpochProgress`: one line per epoch handed to a `report` callable (the CLI echoes it to
+  stderr): what a log file or a pipe gets.
+- `TerminalProgress`: Keras's own per-batch progress bar (`keras.utils.Progbar`), drawn on
+  stderr (stdout stays free for `--json`).
+- `progress_callback(epochs, report, prefix)`: the bar when stderr is a terminal, else the
+  lines.
+"""
+
+import contextlib
 import math
+import sys
 import time
 
 import keras
@@ -57,3 +67,51 @@ class EpochProgress(keras.callbacks.Callback):
         self.report(
             f"{self.prefix}epoch {epoch + 1}/{self.epochs}: {format_logs(logs)} ({elapsed:.1f} s)"
         )
+
+
+class TerminalProgress(keras.callbacks.Callback):
+    """Keras's per-batch progress bar on stderr, one bar per epoch.
+
+    Args:
+        epochs: the number of epochs asked for.
+        prefix: text put before every epoch's title (e.g. `"fold 3: "`).
+        stream: where the bar is drawn (default `sys.stderr`).
+    """
+
+    def __init__(self, epochs, prefix="", stream=None):
+        super().__init__()
+        self.epochs = epochs
+        self.prefix = prefix
+        self.stream = stream
+        self._bar = None
+        self._seen = 0
+
+    def _redirect(self):
+        return contextlib.redirect_stdout(self.stream or sys.stderr)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        steps = self.params.get("steps") if self.params else None
+        with self._redirect():
+            print(f"{self.prefix}epoch {epoch + 1}/{self.epochs}")
+            self._bar = keras.utils.Progbar(target=steps, unit_name="batch")
+        self._seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
+        with self._redirect():
+            self._bar.update(self._seen, values=_values(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self._redirect():
+            self._bar.update(self._seen, values=_values(logs), finalize=True)
+
+
+def _values(logs):
+    return [(k, v) for k, v in (logs or {}).items() if isinstance(v, (int, float))]
+
+
+def progress_callback(epochs, report, prefix=""):
+    """`TerminalProgress` when stderr is a terminal, else `EpochProgress(epochs, report)`."""
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        return TerminalProgress(epochs, prefix=prefix)
+    return EpochProgress(epochs, report, prefix=prefix)

@@ -172,3 +172,17 @@ def plot_training_curves(history, path, title="Training curves"):
             ax.legend()
     fig.savefig(path)
     return pathlib.Path(path)
+
+
+def per_class_table(metrics):
+    """The per-class precision / recall / F1 / support table of a metrics dict."""
+    rows = [{"class": name, **values} for name, values in metrics["per_class"].items()]
+    return format_table(rows, ["class", "precision", "recall", "f1", "support"])
+
+
+def cv_table(cv):
+    """The fold table of a `cv` dict (`apps.common.flow.fold_summary`), with mean and std."""
+    columns = [c for c in cv["folds"][0] if c not in ("accuracy", "macro_f1")]
+    columns += ["accuracy", "macro_f1"]
+    rows = [*cv["folds"], {"fold": "mean", **cv["mean"]}, {"fold": "std", **cv["std"]}]
+    return format_table(rows, columns, formats={"seconds": ".1f", "C": "g"})

@@ -1,165 +1,192 @@
-"""Run settings of the sentiment app: frozen dataclasses the CLI fills in.
+"""The sentiment app's configurations: `ModelConfig`, `TextDataConfig`, `SentimentRun`.
 
-The model architecture is not here: it is a model config (plain dict, see
-`apps.sentiment.model`), chosen by `preset` and updated with `model_overrides`.
+- `ModelConfig`: the architecture (see `apps.sentiment.model`). Saved inside the trained
+  model (`SentimentClassifier.get_config()`); the presets of `apps.sentiment.presets` are
+  instances of it. Every field is checked once, when the config is built.
+- `TextDataConfig`: `--data` and how a text source is read (columns, encoding, format).
+- `SentimentRun`: epochs, batch size, split, seed, paths, plus length bucketing and
+  pretrained word vectors.
+
+The CLI options are derived from these fields (`apps.common.cli_config`): `--units` is
+`ModelConfig.units`, which `apps.sentiment.model` gives the seqcore layer as `units`.
 This module imports neither TensorFlow nor Keras.
 
 Example:
 
->>> data = DataConfig("synthetic:sentiment", limit=40)
->>> config = TrainConfig(data, epochs=1, model_overrides={"units": 4})
->>> config.fractions, config.to_dict()["data"]["source"]
-((0.8, 0.1, 0.1), 'synthetic:sentiment')
+>>> config = ModelConfig(units=4, cell="lstm")
+>>> config.units, config.uses_ngrams
+(4, True)
+>>> ModelConfig(pooling="median")
+Traceback (most recent call last):
+...
+apps.common.config.ConfigError: Invalid `pooling`: expected one of last, max, mean. \
+Received: pooling='median'
 """
 
 import dataclasses
 import pathlib
 
-from seqcore.training import DEFAULT_CLIP_NORM
+import click
 
-MONITORS = ("val_loss", "val_accuracy")
-"""Validation metrics that early stopping and best-epoch restore can watch."""
+from apps.common.config import (
+    Check,
+    Checked,
+    ConfigError,
+    boolean,
+    choice,
+    either,
+    integer,
+    integers,
+    number,
+    optional,
+    setting,
+)
+from apps.common.options import IntList
+from apps.common.settings import CELL_LAYERS, DataConfig, RunConfig
+from pipelines.text_source import FORMATS
+
+STANDARDIZERS = {
+    "lower_split_punctuation": ("lower", "split"),
+    "lower_and_strip_punctuation": ("lower", "strip"),
+    "lower": ("lower",),
+    "strip_punctuation": ("strip",),
+    "none": (),
+}
+"""Text standardisations -> their steps after line breaks become spaces: `lower` (Unicode
+lower-case), `split` (ASCII punctuation but `'` as tokens), `strip` (Keras's punctuation
+removed). `apps.sentiment.layers.standardizer(name)` is the registered function of each;
+every one first maps the characters that split lines (U+0085, U+2028, ...) to a space, so
+a saved vocabulary reloads."""
+
+POOLINGS = ("last", "max", "mean")
+"""How the recurrent outputs become one vector: the final state, or max / mean over steps."""
+
+ENCODERS = ("rnn",)
+"""Encoders of the recurrent branch (`apps.sentiment.model`)."""
 
 
-def _check(name, ok, value, expected):
-    if not ok:
-        raise ValueError(f"Invalid value for {name}: expected {expected}. Received: {value!r}")
+class NgramWeight(click.ParamType):
+    """Click type of `--ngram-weight`: `auto` or a number (checked by `ModelConfig`)."""
+
+    name = "auto|WEIGHT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) or value == "auto":
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"expected 'auto' or a number in [0, 1], got {value!r}", param, ctx)
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Where the labelled texts come from (the CLI's `--data` and its options).
+class ModelConfig(Checked):
+    """The sentiment model's architecture (defaults: the `base` preset)."""
 
-    Attributes:
-        source: `synthetic:sentiment`, `tfds:NAME[:SPLIT]`, a folder or a CSV/TSV file.
-        text_column: the text column of a table (name, or 0-based index with no header).
-        label_column: the label column of a table.
-        header: whether a table's first row holds column names.
-        encoding: the files' text encoding (`None`: the reader's default, UTF-8).
-        limit: read at most this many examples: `n` of a synthetic source, `max_examples`
-            of a TFDS one, a seeded stratified sample of a file source.
-        data_seed: seed of a synthetic source (the generated texts).
-    """
-
-    source: str
-    text_column: str | None = None
-    label_column: str | None = None
-    header: bool = True
-    encoding: str | None = None
-    limit: int | None = None
-    data_seed: int = 0
-
-    def __post_init__(self):
-        _check("--limit", self.limit is None or self.limit >= 2, self.limit, "an integer >= 2")
+    max_tokens: int = setting(20000, "Vocabulary size (with padding and OOV).",
+                              check=integer(minimum=3))  # fmt: skip
+    max_length: int = setting(400, "Tokens read per text (the rest ignored).",
+                              check=integer(minimum=1))  # fmt: skip
+    standardize: str = setting("lower_split_punctuation", "Text standardisation.",
+                               check=choice(tuple(STANDARDIZERS)))  # fmt: skip
+    embedding_dim: int = setting(128, "Word vector size.", check=integer(minimum=1))
+    encoder: str = setting("rnn", "Encoder of the recurrent branch.", check=choice(ENCODERS))
+    cell: str = setting("gru", "Recurrent cell (seqcore layer).", check=choice(tuple(CELL_LAYERS)))
+    units: int = setting(64, "Units per direction and layer.", check=integer(minimum=1))
+    num_layers: int = setting(1, "Stacked recurrent layers.", check=integer(minimum=1),
+                              option="--layers")  # fmt: skip
+    bidirectional: bool = setting(True, "Read the text both ways, or forward only.",
+                                  check=boolean(), flag="--unidirectional")  # fmt: skip
+    dropout: float = setting(0.5, "Dropout rate.", check=number(0, 1, high_open=True))
+    recurrent_dropout: float = setting(
+        0.0, "Recurrent dropout (slower: no fused loop).", check=number(0, 1, high_open=True)
+    )
+    pooling: str = setting("max", "Final state, or max/mean over the steps.",
+                           check=choice(POOLINGS))  # fmt: skip
+    dense: tuple = setting((), "Sizes of the relu head layers, e.g. 64 or none.",
+                           check=integers(minimum=1), param=IntList())  # fmt: skip
+    token_ratios: bool = setting(
+        True,
+        "Give the recurrent layers each word's class log-count ratios beside its vector.",
+        check=boolean(),
+    )
+    ngram_weight: object = setting(
+        "auto",
+        "Share of the n-gram (NB-weighted logistic regression) branch in the averaged "
+        "probabilities: 'auto' (least validation log-loss), 0 (recurrent only) to 1.",
+        check=either("auto", number(0, 1)),
+        param=NgramWeight(),
+    )
+    word_ngrams: int = setting(3, "Word n-grams of the n-gram branch: 1 to this (0: none).",
+                               check=integer(minimum=0))  # fmt: skip
+    char_ngrams: bool = setting(True, "Character 2- to 5-grams in the n-gram branch.",
+                                check=boolean())  # fmt: skip
+    max_ngrams: int = setting(500000, "Vocabulary of each n-gram vectorizer.",
+                              check=integer(minimum=1))  # fmt: skip
+    ngram_c: float = setting(0.3, "Inverse L2 strength of the n-gram regression.",
+                             check=number(0, low_open=True))  # fmt: skip
 
     @property
-    def kind(self):
-        """`"synthetic"`, `"tfds"` or `"path"`."""
-        prefix = str(self.source).partition(":")[0]
-        return prefix if prefix in ("synthetic", "tfds") else "path"
+    def uses_ngrams(self):
+        """Whether the model has the n-gram branch (`ngram_weight` "auto" or above 0)."""
+        return self.ngram_weight == "auto" or self.ngram_weight > 0
 
-    def to_dict(self):
-        """A JSON-ready dict of the settings."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Settings of one `train` run (or one cross-validation).
-
-    Attributes:
-        data: a `DataConfig`.
-        out: the folder to write the model, metrics and plots to (`None`: write nothing).
-        preset: the model preset (`apps.sentiment.model.PRESETS`).
-        model_overrides: model config keys that replace the preset's.
-        embeddings: a GloVe / word2vec text file of pretrained word vectors, or `None`.
-        epochs: the most training epochs.
-        batch_size: examples per batch.
-        learning_rate: Adam's learning rate.
-        clip_norm: global gradient-norm clipping threshold; `None` disables clipping.
-        patience: epochs without improvement of `monitor` before stopping; 0 trains every
-            epoch. Either way the weights of the best epoch are kept when there is a
-            validation part.
-        monitor: the validation metric that picks the best epoch.
-        val_fraction: part of the data (of a fold's training part, with `cv`) held out for
-            early stopping; 0 for none.
-        test_fraction: part of the data held out for the final test (without `cv`).
-        cv: number of cross-validation folds, or `None` for one train/val/test split.
-        folds: with `cv`, the 1-based folds to run (default all).
-        seed: seed of the split, the initial weights and the shuffle.
-        strategy: `tf.distribute` strategy name (`apps.common.distribute.STRATEGIES`).
-        bucket: batch texts of similar length together (faster on varied lengths).
-    """
-
-    data: DataConfig
-    out: pathlib.Path | None = None
-    preset: str = "base"
-    model_overrides: dict = dataclasses.field(default_factory=dict)
-    embeddings: pathlib.Path | None = None
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    clip_norm: float | None = DEFAULT_CLIP_NORM
-    patience: int = 2
-    monitor: str = "val_loss"
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    cv: int | None = None
-    folds: tuple | None = None
-    seed: int = 0
-    strategy: str = "default"
-    bucket: bool = True
-
-    def __post_init__(self):
-        _check("--epochs", self.epochs >= 1, self.epochs, "an integer >= 1")
-        _check("--batch-size", self.batch_size >= 1, self.batch_size, "an integer >= 1")
-        _check("--learning-rate", self.learning_rate > 0, self.learning_rate, "a number > 0")
-        _check(
-            "--clip-norm",
-            self.clip_norm is None or self.clip_norm > 0,
-            self.clip_norm,
-            "a number > 0 (or none)",
-        )
-        _check("--patience", self.patience >= 0, self.patience, "an integer >= 0")
-        _check("--monitor", self.monitor in MONITORS, self.monitor, f"one of {MONITORS}")
-        _check("--val-fraction", 0 <= self.val_fraction < 1, self.val_fraction, "in [0, 1)")
-        _check("--test-fraction", 0 < self.test_fraction < 1, self.test_fraction, "in (0, 1)")
-        _check(
-            "--val-fraction plus --test-fraction",
-            self.val_fraction + self.test_fraction < 1,
-            self.val_fraction + self.test_fraction,
-            "a sum below 1",
-        )
-        _check("--cv", self.cv is None or self.cv >= 2, self.cv, "an integer >= 2")
-        if self.folds is not None:
-            _check("--folds", self.cv is not None, self.folds, "folds only with --cv")
-            _check(
-                "--folds",
-                bool(self.folds) and all(1 <= f <= self.cv for f in self.folds),
-                self.folds,
-                f"fold numbers between 1 and {self.cv}",
+    def check_fields(self):
+        if self.uses_ngrams and not (self.word_ngrams or self.char_ngrams):
+            raise ConfigError(
+                "word_ngrams",
+                "Invalid `word_ngrams`: expected an integer >= 1 when char_ngrams is false. "
+                f"Received: word_ngrams={self.word_ngrams!r}",
             )
 
-    @property
-    def fractions(self):
-        """`(train, val, test)` fractions, or `(train, test)` without validation."""
-        train = round(1.0 - self.val_fraction - self.test_fraction, 10)
-        if self.val_fraction:
-            return (train, self.val_fraction, self.test_fraction)
-        return (train, self.test_fraction)
 
-    def to_dict(self):
-        """A JSON-ready dict of the settings (paths as strings)."""
-        out = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, DataConfig):
-                value = value.to_dict()
-            elif isinstance(value, pathlib.Path):
-                value = str(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, dict):
-                value = dict(value)
-            out[field.name] = value
-        return out
+def _column(value):
+    return value is None or (isinstance(value, str) and bool(value.strip()))
+
+
+@dataclasses.dataclass(frozen=True)
+class TextDataConfig(DataConfig):
+    """A labelled text source: `--data` and how to read it."""
+
+    text_column: str | None = setting(
+        None, "Text column of a table: a name, or a 0-based index with --no-header.",
+        check=Check(_column, "a column name or index"),
+    )  # fmt: skip
+    label_column: str | None = setting(
+        None, "Label column of a table (name or index).",
+        check=Check(_column, "a column name or index"),
+    )  # fmt: skip
+    header: bool | None = setting(
+        None, "Whether a table's first row holds column names (default: yes for .csv/.tsv, "
+        "detected otherwise).", check=optional(boolean()), flag="--no-header",
+    )  # fmt: skip
+    encoding: str | None = setting(None, "Text encoding of the files (default utf-8; MR: "
+                                   "windows-1252).")  # fmt: skip
+    format: str | None = setting(
+        None, "Format of --data when its name does not say (default: from the name, else "
+        "detected from the content).", check=optional(choice(FORMATS)),
+    )  # fmt: skip
+
+    def check_fields(self):
+        super().check_fields()
+        same = self.text_column is not None and self.text_column == self.label_column
+        if same:
+            raise ConfigError(
+                "label_column",
+                f"--text-column and --label-column name the same column {self.text_column!r}",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class SentimentRun(RunConfig):
+    """A sentiment `train` run: the common settings plus bucketing and word vectors."""
+
+    out: pathlib.Path | None = setting(
+        pathlib.Path("runs/sentiment"), "Folder to write the model, metrics and plots to."
+    )
+    bucket: bool = setting(True, "Batch texts of similar length together.", check=boolean())
+    embeddings: pathlib.Path | None = setting(
+        None,
+        "Pretrained word vectors (GloVe / word2vec text format); words not found get random "
+        "vectors. Sets the embedding size.",
+    )

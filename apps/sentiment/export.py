@@ -25,8 +25,9 @@ import keras
 import tensorflow as tf
 
 from apps import __version__
+from apps.common.config import to_dict
 from apps.common.export import export_versioned
-from apps.sentiment.predict import SIGNATURE
+from apps.sentiment.predict import SIGNATURE, ModelFolderError, load_classifier
 
 INPUT_NAME = "text"
 """The name of the serving signature's input."""
@@ -38,7 +39,13 @@ def serving_function(model, class_names):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
     def serve(text):
-        probabilities = tf.cast(model(text, training=False), tf.float32)
+        # TF Serving clients may send an empty batch; the n-gram branch's ragged counts
+        # need at least one row, so an empty batch answers (0, C) without running the model.
+        probabilities = tf.cond(
+            tf.size(text) > 0,
+            lambda: tf.cast(model(text, training=False), tf.float32),
+            lambda: tf.zeros([0, len(class_names)], tf.float32),
+        )
         batch = tf.shape(probabilities)[0]
         return {
             "probabilities": probabilities,
@@ -96,3 +103,39 @@ def export_model(model, class_names, to, version=None, metadata=None):
     return export_versioned(
         lambda folder: write_saved_model(model, class_names, folder, meta), to, version=version
     )
+
+
+def export_classifier(model_path, to, version=None, check=True):
+    """Exports the training folder `model_path` to `to/<version>/`, then checks it.
+
+    Returns:
+        A JSON-ready dict: `export_dir`, `version` and (with `check`) `serving_check`
+        (`apps.sentiment.serving.serving_check`).
+
+    Raises:
+        ModelFolderError: `model_path` is not a training folder (an export, say).
+        apps.common.export.VersionExistsError: `version` exists already.
+    """
+    classifier = load_classifier(model_path)
+    if classifier.kind != "keras":
+        raise ModelFolderError(
+            f"{model_path}: is an export already; --model must be a training folder (model.keras)"
+        )
+    report = classifier.metadata
+    config = getattr(classifier.model, "model_config", None)
+    metadata = {
+        "preset": report.get("preset"),
+        "model": to_dict(config) if config is not None else report.get("model"),
+        "data": report.get("data", {}).get("source"),
+        "trained": report.get("created"),
+        "training_folder": str(classifier.path),
+    }
+    folder = export_model(
+        classifier.model, classifier.class_names, to, version=version, metadata=metadata
+    )
+    result = {"export_dir": str(folder), "version": int(folder.name)}
+    if check:
+        from apps.sentiment.serving import serving_check
+
+        result["serving_check"] = serving_check(classifier.model, folder)
+    return result

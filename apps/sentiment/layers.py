@@ -1,8 +1,11 @@
 """Custom objects saved inside the sentiment model, registered for `.keras` loading.
 
-- `lower_split_punctuation`: a `TextVectorization` standardiser that lower-cases (Unicode
-  aware) and puts spaces around ASCII punctuation other than the apostrophe, so `"great!"`
-  gives the tokens `great` and `!` (Keras's default standardiser drops punctuation).
+- `standardizer(name)`: the `TextVectorization` standardiser of each name of
+  `apps.sentiment.config.STANDARDIZERS`. Every one first maps the characters that split
+  lines (`LINE_BREAKS`) to a space, so no vocabulary term can hold one (Keras reloads a
+  vocabulary with `str.splitlines()`). `lower_split_punctuation` lower-cases (Unicode aware)
+  and puts spaces around ASCII punctuation other than the apostrophe, so `"great!"` gives
+  the tokens `great` and `!` (Keras's default standardiser drops punctuation).
 - `char_wb_ngrams`: a `TextVectorization` splitter giving the character 2- to 5-grams of
   every word (the n-gram branch of the hybrid model, `apps.sentiment.ngram`).
 - `TokenWindow`: keeps the first `max_length` token ids of every row and pads to at least
@@ -28,21 +31,59 @@ import keras
 import tensorflow as tf
 
 import seqcore  # noqa: F401  (registers the recurrent layers a saved model holds)
+from apps.sentiment.config import STANDARDIZERS
 
 PACKAGE = "seqcore_apps"
 """The `register_keras_serializable` package of the app's custom objects."""
 
-POOLINGS = ("last", "max", "mean")
-"""How the recurrent outputs become one vector: the final state, or max / mean over steps."""
+LINE_BREAKS = r"[\r\n\x0b\x0c\x1c-\x1e\x{85}\x{2028}\x{2029}]"
+"""The characters Python's `str.splitlines()` splits on (an RE2 class). Keras writes a
+vocabulary asset as `"\\n".join(terms)` and reads it back with `splitlines()`, so one term
+holding any of these would break the reload; every standardiser maps them to a space."""
 
 _PUNCTUATION = r"""([!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])"""
+_KERAS_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'  # TextVectorization's
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-def lower_split_punctuation(texts):
-    """Lower-cases `texts` (a string tensor) and splits ASCII punctuation into tokens."""
-    texts = tf.strings.lower(texts, encoding="utf-8")
-    return tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+def _standardize(texts, steps):
+    texts = tf.strings.regex_replace(texts, LINE_BREAKS, " ")
+    if "lower" in steps:
+        texts = tf.strings.lower(texts, encoding="utf-8")
+    if "split" in steps:
+        texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+    if "strip" in steps:
+        texts = tf.strings.regex_replace(texts, _KERAS_PUNCTUATION, "")
+    return texts
+
+
+def _register_standardizer(name, steps):
+    def standardize(texts):
+        return _standardize(texts, steps)
+
+    standardize.__name__ = standardize.__qualname__ = name
+    standardize.__doc__ = f"Standardises a string tensor: line breaks to spaces, then {steps}."
+    return keras.saving.register_keras_serializable(package=PACKAGE, name=name)(standardize)
+
+
+_STANDARDIZE_FUNCTIONS = {
+    name: _register_standardizer(
+        "lower_split_punctuation" if name == "lower_split_punctuation" else f"standardize_{name}",
+        steps,
+    )
+    for name, steps in STANDARDIZERS.items()
+}
+
+
+def standardizer(name):
+    """The registered `TextVectorization` standardiser of `name` (`config.STANDARDIZERS`).
+
+    Every one maps `LINE_BREAKS` to a space first, in training and serving alike.
+    """
+    return _STANDARDIZE_FUNCTIONS[name]
+
+
+lower_split_punctuation = standardizer("lower_split_punctuation")
+"""Lower-cases (Unicode aware) and makes ASCII punctuation but the apostrophe its own token."""
 
 
 CHAR_NGRAM_WIDTHS = (2, 3, 4, 5)

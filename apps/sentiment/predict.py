@@ -2,8 +2,9 @@
 
 `load_classifier(path)` accepts:
 
-- a training folder (`model.keras` and `config.json`, as `seqapps sentiment train` writes),
-  or the `model.keras` file inside one;
+- a training folder (`model.keras`, as `seqapps sentiment train` writes), or the
+  `model.keras` file inside one: the model carries its class names (`config.json` beside it
+  is read as a report, and for the class names of models saved before they did);
 - a SavedModel version folder (`saved_models/sentiment/3`, holding `saved_model.pb`);
 - a folder of versions (`saved_models/sentiment`): its highest version.
 
@@ -25,12 +26,11 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from apps.common.loading import ModelFolderError, find_model, load_keras_model
+from apps.common.run_files import CONFIG_FILE
+
 SIGNATURE = "serving_default"
 """The serving signature of a sentiment export."""
-
-
-class ModelFolderError(ValueError):
-    """A `--model` path that holds no sentiment model; the message names it."""
 
 
 _INFERENCE = weakref.WeakKeyDictionary()
@@ -74,7 +74,8 @@ class Classifier:
         kind: `"keras"` (a training folder) or `"saved_model"` (an export).
         path: the folder loaded.
         class_names: class names in probability-column order.
-        metadata: `config.json` (training folder) or `assets.extra/metadata.json` (export).
+        metadata: `config.json` (training folder; `{}` without one) or
+            `assets.extra/metadata.json` (export).
         model: the Keras model or the serving signature (a concrete function).
     """
 
@@ -105,34 +106,30 @@ def _read_json(path):
         raise ModelFolderError(f"{path}: cannot read ({e})") from None
 
 
-def _latest_version(folder):
-    versions = [
-        p
-        for p in folder.iterdir()
-        if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file()
-    ]
-    return max(versions, key=lambda p: int(p.name)) if versions else None
-
-
-def _load_keras(folder, model_file):
-    import keras
-
-    import apps.sentiment.layers  # noqa: F401  (registers seqcore's and the app's objects)
-
-    config_path = folder / "config.json"
-    if not config_path.is_file():
+def _class_names(model, file):
+    """The model's own class names; a model saved before models carried them: config.json's."""
+    names = getattr(model, "class_names", None)
+    if names:
+        return list(names)
+    legacy = file.parent / CONFIG_FILE
+    names = _read_json(legacy).get("class_names") if legacy.is_file() else None
+    if not names:
+        raise ModelFolderError(f"{file}: not a sentiment model (it carries no class names)")
+    if len(names) != model.output_shape[-1]:
         raise ModelFolderError(
-            f"{config_path}: missing; a training folder holds model.keras and config.json"
+            f"{legacy}: {len(names)} class names {names} for a model of "
+            f"{model.output_shape[-1]} outputs"
         )
-    metadata = _read_json(config_path)
-    if "class_names" not in metadata:
-        raise ModelFolderError(f"{config_path}: no class_names")
-    try:
-        model = keras.saving.load_model(model_file)
-    except Exception as e:  # a broken or foreign file: report it as bad --model input
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        raise ModelFolderError(f"{model_file}: cannot load the model: {first}") from e
-    return Classifier("keras", folder, list(metadata["class_names"]), metadata, model)
+    return list(names)
+
+
+def _load_keras(file):
+    import apps.sentiment.model  # noqa: F401  (registers seqcore's and the app's objects)
+
+    model = load_keras_model(file)
+    report = file.parent / CONFIG_FILE
+    metadata = _read_json(report) if report.is_file() else {}
+    return Classifier("keras", file.parent, _class_names(model, file), metadata, model)
 
 
 def _load_saved_model(folder):
@@ -161,22 +158,8 @@ def load_classifier(path):
     Raises:
         ModelFolderError: nothing loadable at `path` (the message says what was expected).
     """
-    path = pathlib.Path(path)
-    if path.is_file() and path.suffix == ".keras":
-        return _load_keras(path.parent, path)
-    if not path.is_dir():
-        raise ModelFolderError(f"{path}: no such model folder (--model)")
-    if (path / "model.keras").is_file():
-        return _load_keras(path, path / "model.keras")
-    if (path / "saved_model.pb").is_file():
-        return _load_saved_model(path)
-    latest = _latest_version(path)
-    if latest is not None:
-        return _load_saved_model(latest)
-    raise ModelFolderError(
-        f"{path}: not a sentiment model: expected a training folder (model.keras, config.json), "
-        "a SavedModel folder (saved_model.pb) or a folder of numbered versions (--model)"
-    )
+    kind, found = find_model(path, "sentiment")
+    return _load_keras(found) if kind == "keras" else _load_saved_model(found)
 
 
 def predictions(texts, probabilities, class_names):

@@ -61,7 +61,8 @@ def test_audio_datasets_read_fixed_length_float_waves(name, rate):
 
 
 def test_unprepared_dataset_without_download_says_how_to_get_it(tmp_path):
-    with pytest.raises(TfdsSourceError, match="tfds:spoken_digit: .*not prepared.*download=True"):
+    message = r"tfds:spoken_digit: .*not prepared.*pass --download \(download=True\)"
+    with pytest.raises(TfdsSourceError, match=message):
         load_tfds("tfds:spoken_digit", data_dir=str(tmp_path))
 
 

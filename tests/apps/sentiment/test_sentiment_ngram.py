@@ -1,5 +1,6 @@
 """The n-gram branch of the hybrid model: features, the NB-weighted fit, the mixture."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,8 +11,10 @@ import tensorflow as tf
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
+from apps.common.config import ConfigError
 from apps.sentiment import layers, ngram
-from apps.sentiment.model import build_hybrid, build_model, build_vectorizer, model_config
+from apps.sentiment.model import build_hybrid, build_model, build_vectorizer
+from apps.sentiment.presets import PRESETS
 
 TEXTS = [
     "a good film",
@@ -85,10 +88,10 @@ def test_choose_weight_prefers_the_better_calibrated_branch():
 
 @pytest.fixture(scope="module")
 def hybrid():
-    config = model_config("base", units=4, embedding_dim=8, max_length=20)
+    config = dataclasses.replace(PRESETS["base"], units=4, embedding_dim=8, max_length=20)
     vectorizer = build_vectorizer(config, TEXTS)
     ratios = ngram.token_log_ratios(vectorizer, TEXTS, LABELS, 2)
-    recurrent = build_model(config, vectorizer, 2, token_ratios=ratios)
+    recurrent = build_model(config, vectorizer, ["neg", "pos"], token_ratios=ratios)
     vectorizers = ngram.ngram_vectorizers(TEXTS)
     fit = ngram.fit_nb_logistic(ngram.features(vectorizers, TEXTS), LABELS, 2)
     return recurrent, vectorizers, fit, build_hybrid(recurrent, vectorizers, fit, 0.7)
@@ -124,22 +127,23 @@ def test_hybrid_ignores_padding_and_batch_company(hybrid):
 
 
 def test_hybrid_settings_are_checked():
-    with pytest.raises(ValueError, match="Received: ngram_weight=1.5"):
-        model_config("base", ngram_weight=1.5)
-    with pytest.raises(ValueError, match="Received: word_ngrams=0"):
-        model_config("base", word_ngrams=0, char_ngrams=False)
-    with pytest.raises(ValueError, match="Received: ngram_c=0"):
-        model_config("base", ngram_c=0)
+    base = PRESETS["base"]
+    with pytest.raises(ConfigError, match="Received: ngram_weight=1.5"):
+        dataclasses.replace(base, ngram_weight=1.5)
+    with pytest.raises(ConfigError, match="Received: word_ngrams=0"):
+        dataclasses.replace(base, word_ngrams=0, char_ngrams=False)
+    with pytest.raises(ConfigError, match="Received: ngram_c=0"):
+        dataclasses.replace(base, ngram_c=0)
 
 
-def test_hybrid_keras_file_loads_in_a_fresh_process_with_only_the_custom_objects(hybrid, tmp_path):
+def test_hybrid_keras_file_loads_in_a_fresh_process_with_only_the_model_module(hybrid, tmp_path):
     model = hybrid[3]
     path = tmp_path / "hybrid.keras"
     model.save(path)
     texts = ["a good film", "not good at all", "", "😍 très bon"]
     code = (
         "import json, sys, keras, tensorflow as tf\n"
-        "import apps.sentiment.layers\n"
+        "import apps.sentiment.model\n"
         "model = keras.saving.load_model(sys.argv[1])\n"
         "print(json.dumps(model(tf.constant(json.loads(sys.stdin.read()))).numpy().tolist()))\n"
     )
