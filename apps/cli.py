@@ -34,20 +34,10 @@ def main():
     "--epochs", type=click.IntRange(min=1), default=5, show_default=True, help="Training epochs."
 )
 @seed_option(help="Seed of the data, the initial weights and the shuffle.")
-@click.option(
-    "--train-size",
-    type=click.IntRange(min=2),
-    default=2000,
-    show_default=True,
-    help="Number of training sequences.",
-)
-@click.option(
-    "--test-size",
-    type=click.IntRange(min=2),
-    default=500,
-    show_default=True,
-    help="Number of test sequences.",
-)
+@click.option("--train-size", type=click.IntRange(min=2), default=2000, show_default=True,
+              help="Number of training sequences.")
+@click.option("--test-size", type=click.IntRange(min=2), default=500, show_default=True,
+              help="Number of test sequences.")  # fmt: skip
 @batch_size_option(32, help="Examples per training batch.")
 @json_option
 def demo(out, epochs, seed, train_size, test_size, batch_size, as_json):

@@ -67,30 +67,14 @@ def build_model(timesteps, features, units, num_classes):
     return keras.Model(inputs, outputs, name="order_classifier")
 
 
-def run_demo(config, report=None):
-    """Trains, evaluates, exports and checks the demo model; returns a JSON-ready summary.
-
-    Args:
-        config: a `DemoConfig`.
-        report: optional callable taking one line of progress (e.g. an echo to stderr).
-
-    Raises:
-        ServingCheckError: the export could not be run in a new process.
-    """
-    report = report or (lambda line: None)
+def _train_order_model(config, report):
+    """`(model, history, test data, (test loss, test accuracy))` of the order task."""
     keras.utils.set_random_seed(config.seed)
-    x_train, y_train = synthetic.make_order(
-        config.train_size, timesteps=config.timesteps, features=config.features, seed=config.seed
-    )
-    x_test, y_test = synthetic.make_order(
-        config.test_size,
-        timesteps=config.timesteps,
-        features=config.features,
-        seed=config.seed + 1,
-    )
+    shape = {"timesteps": config.timesteps, "features": config.features}
+    x_train, y_train = synthetic.make_order(config.train_size, **shape, seed=config.seed)
+    x_test, y_test = synthetic.make_order(config.test_size, **shape, seed=config.seed + 1)
     train = synthetic.to_dataset(x_train, y_train, config.batch_size, seed=config.seed)
     test = synthetic.to_dataset(x_test, y_test, config.batch_size, shuffle=False)
-
     model = build_model(
         config.timesteps, config.features, config.units, synthetic.ORDER_NUM_CLASSES
     )
@@ -104,26 +88,50 @@ def run_demo(config, report=None):
         f"synthetic 'order' sequences for {config.epochs} epochs"
     )
     history = model.fit(
-        train,
-        epochs=config.epochs,
-        shuffle=False,  # the dataset shuffles itself
-        verbose=0,
-        callbacks=[EpochProgress(config.epochs, report)],
-    )
-    test_loss, test_accuracy = model.evaluate(test, verbose=0)
-    report(f"test accuracy {test_accuracy:.3f} on {config.test_size} sequences (chance 0.5)")
+        train, epochs=config.epochs, shuffle=False,  # the dataset shuffles itself
+        verbose=0, callbacks=[EpochProgress(config.epochs, report)],
+    )  # fmt: skip
+    scores = model.evaluate(test, verbose=0)
+    report(f"test accuracy {scores[1]:.3f} on {config.test_size} sequences (chance 0.5)")
+    return model, history, (x_test, y_test), scores
 
-    export_dir = export_versioned(model, pathlib.Path(config.out) / APP_NAME)
-    report(f"exported {export_dir}")
 
-    examples = x_test[: config.check_examples]
+def _serving_check(model, export_dir, x, y, config):
+    """The export run in a new process on the first test examples, against Keras."""
+    examples = x[: config.check_examples]
     keras_predictions = model.predict(examples, verbose=0)
     served = predict_in_new_process(export_dir, examples, signature=SERVE_SIGNATURE)
     if served.shape == keras_predictions.shape:
         max_abs_diff = float(np.max(np.abs(served - keras_predictions)))
     else:
         max_abs_diff = float("inf")
-    match = max_abs_diff <= config.atol
+    return {
+        "signature": SERVE_SIGNATURE,
+        "labels": y[: config.check_examples].tolist(),
+        "keras_predictions": keras_predictions.tolist(),
+        "served_predictions": served.tolist(),
+        "max_abs_diff": max_abs_diff,
+        "atol": config.atol,
+        "match": max_abs_diff <= config.atol,
+    }
+
+
+def run_demo(config, report=None):
+    """Trains, evaluates, exports and checks the demo model; returns a JSON-ready summary.
+
+    Args:
+        config: a `DemoConfig`.
+        report: optional callable taking one line of progress (e.g. an echo to stderr).
+
+    Raises:
+        ServingCheckError: the export could not be run in a new process.
+    """
+    report = report or (lambda line: None)
+    model, history, (x_test, y_test), (test_loss, test_accuracy) = _train_order_model(
+        config, report
+    )
+    export_dir = export_versioned(model, pathlib.Path(config.out) / APP_NAME)
+    report(f"exported {export_dir}")
     result = {
         "app": APP_NAME,
         "export_dir": str(export_dir),
@@ -136,15 +144,7 @@ def run_demo(config, report=None):
             "n": config.train_size,
         },
         "test": {"loss": float(test_loss), "accuracy": float(test_accuracy), "n": config.test_size},
-        "serving_check": {
-            "signature": SERVE_SIGNATURE,
-            "labels": y_test[: config.check_examples].tolist(),
-            "keras_predictions": keras_predictions.tolist(),
-            "served_predictions": served.tolist(),
-            "max_abs_diff": max_abs_diff,
-            "atol": config.atol,
-            "match": match,
-        },
+        "serving_check": _serving_check(model, export_dir, x_test, y_test, config),
     }
     if config.sentiment:
         result["sentiment"] = run_sentiment_demo(config, report)

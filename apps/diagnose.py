@@ -7,12 +7,16 @@ output reaches the earlier steps of freshly initialised seqcore layers
 TensorFlow, Keras and seqcore are imported inside the command body, so `--help` stays fast.
 """
 
+import dataclasses
 import json
 import pathlib
 
 import click
 
-from apps.common.options import batch_size_option, json_option, seed_option
+from apps.common.cli_config import with_configs
+from apps.common.config import Checked, integer, number, setting, to_dict
+from apps.common.options import json_option
+from apps.common.runtime import start_tensorflow
 from apps.common.settings import CELL_LAYERS
 
 CELLS = tuple(CELL_LAYERS)
@@ -56,7 +60,23 @@ def diagnose():
     """Diagnostics of recurrent models (gradient flow through time)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class GradientProbe(Checked):
+    """What `diagnose gradients` measures: the sequences and the layer size."""
+
+    steps: int = setting(100, "Sequence length T.", check=integer(minimum=2))
+    units: int = setting(64, "Hidden units.", check=integer(minimum=1))
+    features: int = setting(8, "Input features per step.", check=integer(minimum=1))
+    batch_size: int = setting(32, "Sequences the norms are averaged over.",
+                              check=integer(minimum=1))  # fmt: skip
+    input_scale: float = setting(1.0, "Standard deviation of the Gaussian inputs.",
+                                 check=number(0))  # fmt: skip
+    seed: int = setting(0, "Seed of the data and of the initial weights (the same for every "
+                        "cell).", check=integer(minimum=0))  # fmt: skip
+
+
 @diagnose.command()
+@with_configs(probe=GradientProbe)
 @click.option(
     "--cell",
     "cells",
@@ -67,32 +87,6 @@ def diagnose():
     "[default: simple_rnn,lstm,gru]",
 )
 @click.option(
-    "--steps",
-    type=click.IntRange(min=2),
-    default=100,
-    show_default=True,
-    help="Sequence length T.",
-)
-@click.option(
-    "--units", type=click.IntRange(min=1), default=64, show_default=True, help="Hidden units."
-)
-@click.option(
-    "--features",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Input features per step.",
-)
-@batch_size_option(32, help="Sequences the norms are averaged over.")
-@click.option(
-    "--input-scale",
-    type=click.FloatRange(min=0.0),
-    default=1.0,
-    show_default=True,
-    help="Standard deviation of the Gaussian inputs.",
-)
-@seed_option(help="Seed of the data and of the initial weights (the same for every cell).")
-@click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
     callback=_check_plot,
@@ -100,7 +94,7 @@ def diagnose():
     help="Write a figure of the norms per step (log scale) to this .png/.pdf/.svg file.",
 )
 @json_option
-def gradients(cells, steps, units, features, batch_size, input_scale, seed, plot, as_json):
+def gradients(cells, probe, plot, as_json):
     """Per-step gradient norms of freshly initialised seqcore layers.
 
     For each cell: Input(T, features) -> seqcore layer(units) -> Dense(1), MSE against
@@ -112,20 +106,17 @@ def gradients(cells, steps, units, features, batch_size, input_scale, seed, plot
     """
     import numpy as np
 
+    start_tensorflow()
     results = {}
     for cell in cells:
-        click.echo(f"{cell}: measuring gradient flow over {steps} steps", err=True)
-        results[cell] = _measure(cell, steps, units, features, batch_size, input_scale, seed)
+        click.echo(f"{cell}: measuring gradient flow over {probe.steps} steps", err=True)
+        results[cell] = _measure(cell, probe)
     if plot is not None:
-        _plot(results, plot, steps, units, input_scale)
+        _plot(results, plot, probe)
         click.echo(f"plot written to {plot}", err=True)
+    steps = probe.steps
     summary = {
-        "steps": steps,
-        "units": units,
-        "features": features,
-        "batch_size": batch_size,
-        "input_scale": input_scale,
-        "seed": seed,
+        **to_dict(probe),
         "loss": "mean squared error on the last step's output, summed over the batch",
         "cells": {cell: flow.to_dict() for cell, flow in results.items()},
         "plot": None if plot is None else str(plot),
@@ -147,28 +138,29 @@ def gradients(cells, steps, units, features, batch_size, input_scale, seed, plot
         click.echo(f"  {cell:<10} {ratio:.3e}" + ("" if np.isfinite(ratio) else " (undefined)"))
 
 
-def _measure(cell, steps, units, features, batch_size, input_scale, seed):
+def _measure(cell, probe):
     import keras
     import numpy as np
 
     import seqcore
     from seqcore.diagnostics import gradient_flow
 
-    rng = np.random.default_rng(seed)
-    x = (input_scale * rng.standard_normal((batch_size, steps, features))).astype("float32")
-    y = rng.standard_normal((batch_size, 1)).astype("float32")
-    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(probe.seed)
+    shape = (probe.batch_size, probe.steps, probe.features)
+    x = (probe.input_scale * rng.standard_normal(shape)).astype("float32")
+    y = rng.standard_normal((probe.batch_size, 1)).astype("float32")
+    keras.utils.set_random_seed(probe.seed)
     model = keras.Sequential(
         [
-            keras.Input((steps, features)),
-            getattr(seqcore, CELL_LAYERS[cell])(units, name=cell),
+            keras.Input((probe.steps, probe.features)),
+            getattr(seqcore, CELL_LAYERS[cell])(units=probe.units, name=cell),
             keras.layers.Dense(1),
         ]
     )
     return gradient_flow(model, x, y, loss="mean_squared_error")
 
 
-def _plot(results, path, steps, units, input_scale):
+def _plot(results, path, probe):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,6 +169,7 @@ def _plot(results, path, steps, units, input_scale):
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True)
     colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
+    steps = probe.steps
     t = np.arange(1, steps + 1)
     for cell, flow in results.items():
         label = f"{CELL_LAYERS[cell]} (first/last {flow.first_last_ratio:.1e})"
@@ -204,8 +197,8 @@ def _plot(results, path, steps, units, input_scale):
     right.set_title("gradient reaching the input x_t")
     left.legend(loc="upper left")
     figure.suptitle(
-        f"Gradient flow at initialisation: T={steps}, {units} units, "
-        f"Gaussian inputs (std {input_scale:g})"
+        f"Gradient flow at initialisation: T={steps}, {probe.units} units, "
+        f"Gaussian inputs (std {probe.input_scale:g})"
     )
     figure.tight_layout()
     figure.savefig(path, dpi=120)

@@ -1,21 +1,18 @@
 """Text sentiment classification with seqcore, from raw strings to a served model.
 
-Modules (TensorFlow is imported by all but `config`, `cli` and `cli_options`):
+Built on the application skeleton of `apps.common` (docs/apps.md). Modules (TensorFlow is
+imported by all but `config`, `presets` and `cli`):
 
-- `config`: `DataConfig` and `TrainConfig`, the frozen run settings the CLI fills in.
-- `layers`: the custom layers and text standardiser saved inside the model (registered
+- `config`: `ModelConfig`, `TextDataConfig`, `SentimentRun`; `presets`: `PRESETS`.
+- `layers`: the custom layers and text standardisers saved inside the model (registered
   under the package `seqcore_apps`).
-- `model`: `PRESETS` (plain data), `model_config`, `build_vectorizer`, `build_model`.
-- `embeddings`: pretrained word vectors (GloVe / word2vec text format).
-- `data`: reading `--data SRC` and the seeded split shared by `train` and `baseline`.
-- `train`: `train`, `cross_validate`, `fit_model`.
-- `predict`: `load_classifier` (a trained folder or a SavedModel) and `predict_texts`.
-- `evaluate`: `evaluate`, scoring a classifier on labelled texts.
-- `export`: `export_model`, a SavedModel in TF Serving layout taking raw strings.
-- `serving`: `serving_check`, the export run in a fresh process against the Keras model.
-- `baseline`: TF-IDF (1-2 grams) + logistic regression on the same split.
-- `reports`: the files `train` writes and the tables it prints.
-- `cli`: the `seqapps sentiment` click group; `cli_options`: its option groups.
+- `model`: `SentimentClassifier` (carries its config and class names), `build_model`,
+  `build_hybrid`; `ngram`: the n-gram branch; `embeddings`: pretrained word vectors.
+- `data`: reading `--data SRC`; `train`: `SentimentApp`, the app's part of the shared flow.
+- `predict`: `load_classifier` (a trained folder or a SavedModel) and `predict_proba`.
+- `evaluate`: scoring a classifier on labelled texts; `baseline`: TF-IDF + logistic regression.
+- `export`: the SavedModel taking raw strings; `serving`: its check in a fresh process.
+- `cli`: the `seqapps sentiment` click group.
 """
 
 APP_NAME = "sentiment"

@@ -18,6 +18,7 @@ from apps.common.errors import InputError, input_errors
 from apps.common.options import batch_size_option, debug_option, json_option, model_option
 from apps.common.runtime import start_tensorflow
 from apps.common.staging import check_writable_folder
+from apps.sentiment import APP_NAME
 from apps.sentiment.config import SentimentRun, TextDataConfig
 from apps.sentiment.presets import PRESETS
 
@@ -39,7 +40,7 @@ def _app():
     return SentimentApp()
 
 
-@click.group(name="sentiment")
+@click.group(name=APP_NAME)
 def sentiment():
     """Text sentiment classification: train, evaluate, predict, export, baseline."""
 

@@ -27,6 +27,7 @@ import tensorflow as tf
 from apps import __version__
 from apps.common.config import to_dict
 from apps.common.export import export_versioned
+from apps.sentiment import APP_NAME
 from apps.sentiment.predict import SIGNATURE, ModelFolderError, load_classifier
 
 INPUT_NAME = "text"
@@ -83,7 +84,7 @@ def export_model(model, class_names, to, version=None, metadata=None):
         apps.common.export.VersionExistsError: `version` exists already.
     """
     meta = {
-        "app": "sentiment",
+        "app": APP_NAME,
         "class_names": [str(c) for c in class_names],
         "signature": SIGNATURE,
         "input": {"name": INPUT_NAME, "dtype": "string", "shape": [None]},

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from apps.common.loading import ModelFolderError, find_model, load_keras_model
 from apps.common.run_files import CONFIG_FILE
+from apps.sentiment import APP_NAME
 
 SIGNATURE = "serving_default"
 """The serving signature of a sentiment export."""
@@ -158,7 +159,7 @@ def load_classifier(path):
     Raises:
         ModelFolderError: nothing loadable at `path` (the message says what was expected).
     """
-    kind, found = find_model(path, "sentiment")
+    kind, found = find_model(path, APP_NAME)
     return _load_keras(found) if kind == "keras" else _load_saved_model(found)
 
 

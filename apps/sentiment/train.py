@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from apps.common.flow import ClassifierApp, Fit
 from apps.common.progress import progress_callback
-from apps.sentiment import baseline, ngram
+from apps.sentiment import APP_NAME, baseline, ngram
 from apps.sentiment.data import load_examples, take
 from apps.sentiment.embeddings import read_vectors, vectors_for_vocabulary
 from apps.sentiment.layers import standardizer
@@ -64,7 +64,7 @@ class _HybridValidation(keras.callbacks.Callback):
 class SentimentApp(ClassifierApp):
     """Texts and labels in, a `SentimentClassifier` out (see the module docstring)."""
 
-    name = "sentiment"
+    name = APP_NAME
     baseline_name = baseline.DESCRIPTION
 
     def load_examples(self, data, seed):

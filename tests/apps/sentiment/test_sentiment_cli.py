@@ -1,6 +1,8 @@
 """`seqapps sentiment ...` end to end on a tiny model (see conftest.py), and bad input."""
 
 import json
+import os
+import pathlib
 import subprocess
 import sys
 
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 from sentiment_helpers import TINY_MODEL, TINY_RUN, invoke
 
+PROJECT = pathlib.Path(__file__).resolve().parents[3]
 MR = (
     __import__("pathlib").Path(__file__).resolve().parents[3].parent
     / "shared"
@@ -30,6 +33,33 @@ def test_help_of_every_command_skips_tensorflow():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--clip-norm" in proc.stdout and "--embeddings" in proc.stdout
     assert proc.stdout.strip().endswith("[]")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--data", "no_such_folder"], "no_such_folder: no such file or folder"),
+        (["train", "--data", "synthetic:sentiment", "--units", "0"], "Received: units=0"),
+        (["train", "--data", "synthetic:sentiment", "--out", "setup.cfg/run"], "lies under"),
+        (["export", "--model", ".", "--to", "setup.cfg/models"], "--to must be a folder"),
+    ],
+)
+def test_typos_fail_before_tensorflow_is_imported(tmp_path, args, message):
+    (tmp_path / "setup.cfg").write_text("a file")
+    code = (
+        "import sys\n"
+        "from apps.cli import main\n"
+        "try:\n"
+        f"    main(['sentiment', *{args!r}])\n"
+        "except SystemExit as e:\n"
+        "    heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "    print('exit', e.code, heavy)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, check=False)  # fmt: skip
+    assert message in proc.stderr, proc.stderr
+    assert proc.stdout.strip() == "exit 2 []", proc.stdout + proc.stderr
 
 
 def test_train_writes_model_metrics_split_and_plots(trained):
