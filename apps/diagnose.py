@@ -168,7 +168,7 @@ def _plot(results, path, probe):
     import numpy as np
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True)
-    colors = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
+    colors = dict(zip(CELLS, ("tab:red", "tab:blue", "tab:green"), strict=True))
     steps = probe.steps
     t = np.arange(1, steps + 1)
     for cell, flow in results.items():
