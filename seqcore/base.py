@@ -20,13 +20,11 @@ import uuid
 
 import keras
 import tensorflow as tf
-from keras import activations, constraints, initializers, ops, regularizers
-from keras.src import backend as keras_backend
-from keras.src import tree
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from keras import activations, constraints, initializers, ops, regularizers, tree
 
+from seqcore import _private, fused
 from seqcore import _validation as check
-from seqcore import fused
+from seqcore.hooks import LoopHooks
 
 
 def layer_norm(x, gamma, beta=None, groups=1, epsilon=1e-5):
@@ -51,7 +49,7 @@ def layer_norm(x, gamma, beta=None, groups=1, epsilon=1e-5):
     return ops.cast(y, dtype)
 
 
-class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
+class RecurrentCell(keras.layers.Layer, _private.DropoutRNNCell):
     """Base of the seqcore cells: arguments, weights bookkeeping, config.
 
     Subclasses set `gates` (number of `units`-wide blocks in the kernels) and
@@ -236,7 +234,7 @@ def _cudnn_mask_ok(mask):
     return tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
 
 
-class RecurrentLayer(keras.layers.RNN):
+class RecurrentLayer(LoopHooks, keras.layers.RNN):
     """Base of the seqcore layers: a `keras.layers.RNN` with its own inner loop.
 
     The input projection runs as large matmuls outside the per-step loop. Standard
@@ -245,6 +243,11 @@ class RecurrentLayer(keras.layers.RNN):
     others Keras's generic loop over `cell.recurrent_step`. Masking,
     `go_backwards`, statefulness, `unroll` and dropout keep the semantics of
     `keras.layers.RNN`.
+
+    The time loop takes hooks (`seqcore.hooks.LoopHooks`): `with
+    layer.carrying_states(states) as carry:` starts every call from `states` and
+    records the final ones; `with layer.perturbing_steps(tape) as p:` adds zero
+    tensors to x_t and h_t at every step, whose gradients are dL/dx_t and dL/dh_t.
     """
 
     cell_class = None
@@ -293,6 +296,11 @@ class RecurrentLayer(keras.layers.RNN):
         raise NotImplementedError
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        """The time loop `keras.layers.RNN.call` delegates to, under the active loop hooks
+        (`carrying_states`, `perturbing_steps`; see `seqcore.hooks`)."""
+        return self.hooked_loop(self._time_loop, sequences, initial_state, mask, training)
+
+    def _time_loop(self, sequences, initial_state, mask, training=False):
         if tree.is_nested(mask):
             mask = mask[0]
         if self.use_cudnn is True:
@@ -323,7 +331,7 @@ class RecurrentLayer(keras.layers.RNN):
         def step(projected_t, states):
             return cell.recurrent_step(projected_t, list(states), recurrent_mask)
 
-        return keras_backend.rnn(
+        return _private.keras_rnn_loop(
             step,
             projected,
             list(initial_state),

@@ -10,23 +10,27 @@
 * `dx_norms[t]`: the norm of dL/dx_t, the gradient of the loss with respect to the
   layer's input at step t.
 
-How: the layer's time loop is re-run step by step with a zero perturbation e_t added to
-h_t (to the output and to the state that feeds step t + 1), and a zero perturbation d_t
-added to its input; dL/de_t = dL/dh_t and dL/dd_t = dL/dx_t. The perturbations are zero,
-so the loss and every activation are those of the unmodified model.
+How: within the layer's `perturbing_steps` hook (`seqcore.hooks`) its time loop runs
+step by step with a zero perturbation e_t added to h_t (to the output and to the state
+that feeds step t + 1), and a zero perturbation d_t added to its input; dL/de_t =
+dL/dh_t and dL/dd_t = dL/dx_t. The perturbations are zero, so the loss and every
+activation are those of the unmodified model. A Keras recurrent layer is measured
+through a twin sharing its cell (`seqcore.hooks.hookable`) in a clone of a Sequential
+or Functional model.
 
 Norms are per example (L2 over the units or features of one example at one step), then
 averaged over the batch. The loss is the *sum* over examples of each example's loss, so
 an example's gradient does not depend on the batch size.
 """
 
-import contextlib
 import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import tree
+
+from seqcore.hooks import hookable, with_hookable_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,46 +114,6 @@ def _check_layer(layer):
         )
 
 
-@contextlib.contextmanager
-def _perturbed(layer, perturbations):
-    """Within the block, `layer` runs its time loop step by step, adding the zero tensors
-    `perturbations["x"]` to its inputs and `perturbations["h"]` to h_t at every step."""
-    cell = layer.cell
-
-    def inner_loop(sequences, initial_state, mask, training=False):
-        steps, batch = sequences.shape[1], tf.shape(sequences)[0]
-        perturbations["x"] = tf.zeros_like(sequences)
-        perturbations["h"] = tf.zeros((batch, steps, cell.output_size), sequences.dtype)
-        perturbations["tape"].watch([perturbations["x"], perturbations["h"]])
-        sequences = sequences + perturbations["x"]
-        if mask is not None:
-            mask = tree.flatten(mask)[0]
-        states = list(tree.flatten(initial_state))
-        output = tf.zeros_like(perturbations["h"][:, 0])
-        outputs = []
-        for t in range(steps):
-            new_output, new_states = cell(sequences[:, t], states, training=training)
-            new_states = list(tree.flatten(new_states))
-            e_t = perturbations["h"][:, t]
-            new_output = new_output + e_t
-            new_states[0] = new_states[0] + e_t
-            if mask is not None:
-                m = tf.cast(mask[:, t, None], new_output.dtype)
-                new_output = m * new_output + (1.0 - m) * output
-                new_states = [
-                    m * n + (1.0 - m) * s for n, s in zip(new_states, states, strict=True)
-                ]
-            output, states = new_output, new_states
-            outputs.append(output)
-        return output, tf.stack(outputs, axis=1), states
-
-    layer.inner_loop = inner_loop
-    try:
-        yield
-    finally:
-        del layer.inner_loop
-
-
 def _loss_value(loss, targets, predictions):
     if targets is None:
         return tf.add_n([tf.reduce_sum(tf.cast(p, "float32")) for p in tree.flatten(predictions)])
@@ -205,23 +169,27 @@ def gradient_flow(model, inputs, targets=None, loss="mean_squared_error", layer=
         layer = model
     target_layer = _find_layer(model, layer)
     _check_layer(target_layer)
-    perturbations = {}
+    original = model
+    if model is target_layer:
+        model = hooked = hookable(target_layer)
+    else:
+        model = with_hookable_layers(model, [target_layer])
+        hooked = _find_layer(model, target_layer.name) if model is not original else target_layer
     inputs = tree.map_structure(tf.convert_to_tensor, inputs)
     with tf.GradientTape() as tape:
-        perturbations["tape"] = tape
-        with _perturbed(target_layer, perturbations):
+        with hooked.perturbing_steps(tape) as perturbation:
             predictions = model(inputs, training=False)
         value = _loss_value(loss, targets, predictions)
-    if "h" not in perturbations:
+    if perturbation.hidden is None:
         raise ValueError(
             f"The recurrent layer {target_layer.name!r} did not run when the model was called "
             "on `inputs`; pass a layer the model uses."
         )
-    d_x, d_h = tape.gradient(value, [perturbations["x"], perturbations["h"]])
+    d_x, d_h = tape.gradient(value, [perturbation.inputs, perturbation.hidden])
     if d_h is None:
-        d_h = tf.zeros_like(perturbations["h"])
+        d_h = tf.zeros_like(perturbation.hidden)
     if d_x is None:
-        d_x = tf.zeros_like(perturbations["x"])
+        d_x = tf.zeros_like(perturbation.inputs)
     return GradientFlow(
         dh_norms=_step_norms(d_h),
         dx_norms=_step_norms(d_x),

@@ -27,8 +27,8 @@ or None, and `outputs` are `(time, batch, units)`.
 import os
 
 import tensorflow as tf
-from tensorflow.python.framework import ops
-from tensorflow.python.ops import control_flow_util
+
+from seqcore import _private
 
 MAX_PARALLEL_LOOPS = 4
 # Slices smaller than this cost more in per-op overhead than their loop gains.
@@ -260,7 +260,7 @@ def _over_chunks(body, first, loop_vars, n_chunks):
 
 def _in_xla_context():
     """Whether the graph being built will be compiled by XLA (`jit_compile=True`)."""
-    return control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph())
+    return _private.in_xla_context()
 
 
 def _training_forward(

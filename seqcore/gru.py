@@ -10,18 +10,12 @@ With `layer_norm=True` each gate block of x W and of the recurrent projection is
 layer-normalised (Ba et al. 2016) before the biases are added.
 """
 
-import importlib
-
 import keras
 from keras import activations, ops
-from keras.src import backend
 
+from seqcore import _private, fused
 from seqcore import _validation as check
-from seqcore import fused
 from seqcore.base import RecurrentCell, RecurrentLayer, layer_norm
-
-# Keras's cuDNN kernels (`keras.src.backend.tensorflow.rnn` is shadowed by its `rnn`).
-tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
 
 
 @keras.saving.register_keras_serializable(package="seqcore")
@@ -301,7 +295,7 @@ class GRU(
         )
 
     def cudnn_kernel(self, sequences, initial_state, kernel, recurrent_kernel, bias, mask):
-        return tf_rnn._cudnn_gru(
+        return _private.cudnn_gru(
             sequences,
             initial_state[0],
             kernel,
@@ -319,7 +313,7 @@ class GRU(
             raise NotImplementedError
         if training and cell.dropout:
             sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0, :]), 1)
-        return backend.gru(
+        return _private.keras_gru_kernel(
             sequences,
             initial_state[0],
             mask,

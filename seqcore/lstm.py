@@ -11,18 +11,12 @@ normalisation (Ba et al. 2016) of each gate block of x W and of h U, and of c_t
 before the output non-linearity.
 """
 
-import importlib
-
 import keras
 from keras import activations, initializers, ops
-from keras.src import backend
 
+from seqcore import _private, fused
 from seqcore import _validation as check
-from seqcore import fused
 from seqcore.base import RecurrentCell, RecurrentLayer, layer_norm
-
-# Keras's cuDNN kernels (`keras.src.backend.tensorflow.rnn` is shadowed by its `rnn`).
-tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
 
 PEEPHOLES = (
     "input_gate_peephole_weights",
@@ -328,7 +322,7 @@ class LSTM(
         )
 
     def cudnn_kernel(self, sequences, initial_state, kernel, recurrent_kernel, bias, mask):
-        return tf_rnn._cudnn_lstm(
+        return _private.cudnn_lstm(
             sequences,
             initial_state[0],
             initial_state[1],
@@ -347,7 +341,7 @@ class LSTM(
             raise NotImplementedError
         if training and cell.dropout:
             sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0, :]), 1)
-        return backend.lstm(
+        return _private.keras_lstm_kernel(
             sequences,
             initial_state[0],
             initial_state[1],

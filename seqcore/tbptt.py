@@ -32,6 +32,8 @@ import keras
 import tensorflow as tf
 from keras import tree
 
+from seqcore.hooks import with_hookable_layers
+
 TARGETS = ("auto", "per_step", "final")
 
 
@@ -62,6 +64,14 @@ def _recurrent_layers(model):
         elif getattr(layer, "layers", None):
             found.extend(_recurrent_layers(layer))
     return found
+
+
+def _chunk_model(model, layers):
+    """The model that runs the windows: `model` with Keras's own recurrent `layers`
+    replaced by hookable twins on their cells (`seqcore.hooks.with_hookable_layers`), and
+    a Functional model whose inputs fix the time axis rebuilt on the same layers with
+    inputs of any length; the weights stay shared. Otherwise `model` itself."""
+    return _variable_length(with_hookable_layers(model, layers))
 
 
 def _variable_length(model):
@@ -181,8 +191,8 @@ class TruncatedBPTT(keras.Model):
             )
         if not isinstance(model, keras.Model):
             raise ValueError(f"`model` must be a keras.Model. Received: model={model!r}")
-        self.recurrent_layers = _recurrent_layers(model)
-        if not self.recurrent_layers:
+        layers = _recurrent_layers(model)
+        if not layers:
             raise ValueError(
                 "TruncatedBPTT needs a model with at least one recurrent layer "
                 f"(keras.layers.RNN, e.g. seqcore.LSTM). Received: model={model.name!r}"
@@ -192,40 +202,23 @@ class TruncatedBPTT(keras.Model):
         self.k2 = k2
         self.targets = targets
         self.carry_states = carry_states
-        self._chunk_model = _variable_length(model)
+        self._chunk_model = _chunk_model(model, layers)
+        # The layers whose states are carried, as the chunk model calls them.
+        self.recurrent_layers = _recurrent_layers(self._chunk_model)
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
 
-    @contextlib.contextmanager
-    def _states_from(self, states):
-        """Within the block, every recurrent layer starts from `states[i]` (None: its
-        own initial state) and its final states are collected in the yielded list."""
-        final = [None] * len(self.recurrent_layers)
-        for index, layer in enumerate(self.recurrent_layers):
-            original = layer.inner_loop
-
-            def inner_loop(
-                sequences, initial_state, mask, training=False, *, index=index, original=original
-            ):
-                if states[index] is not None:
-                    initial_state = states[index]
-                result = original(sequences, initial_state, mask, training)
-                final[index] = list(result[2])
-                return result
-
-            layer.inner_loop = inner_loop
-        try:
-            yield final
-        finally:
-            for layer in self.recurrent_layers:
-                del layer.inner_loop
-
     def _run(self, x, states, training=True):
-        """The model on a window, from `states`; returns `(y_pred, final_states)`."""
-        with self._states_from(states) as final:
+        """The model on a window, every recurrent layer starting from its `states[i]`
+        (None: its own initial state); returns `(y_pred, final_states)`."""
+        with contextlib.ExitStack() as stack:
+            carries = [
+                stack.enter_context(layer.carrying_states(layer_states))
+                for layer, layer_states in zip(self.recurrent_layers, states, strict=True)
+            ]
             y_pred = self._chunk_model(x, training=training)
-        return y_pred, final
+        return y_pred, [carry.final for carry in carries]
 
     def _window(self, x, y, sample_weight, states, start, length, loss_steps, per_step):
         """One update on the window [start, start + length); returns the states at
