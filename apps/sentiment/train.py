@@ -35,7 +35,7 @@ from apps.sentiment.layers import standardizer
 from apps.sentiment.model import build_hybrid, build_model, build_vectorizer
 from apps.sentiment.predict import predict_proba
 from pipelines.text import text_dataset
-from seqcore.training import GradientNormLogger, clipped_optimizer
+from seqcore.training import GradientNormLogger, GradientNormTracker, clipped_optimizer
 
 _BUCKETS = (8, 16, 32, 64, 128, 256, 512)
 
@@ -93,8 +93,10 @@ class SentimentApp(ClassifierApp):
         (train_texts, train_ids), val = parts["train"], parts["val"]
         model, config, vectors = self._compiled_model(plan, train_texts, train_ids, seed)
         if vectors is not None:
-            report(f"{prefix}pretrained vectors: {vectors.found}/{vectors.words} vocabulary "
-                   f"words found ({vectors.coverage:.1%}), dim {vectors.dim}; the rest random")
+            report(
+                f"{prefix}pretrained vectors: {vectors.found}/{vectors.words} vocabulary "
+                f"words found ({vectors.coverage:.1%}), dim {vectors.dim}; the rest random"
+            )
         classes = len(plan.class_names)
         branch = None
         if config.uses_ngrams:
@@ -127,7 +129,9 @@ class SentimentApp(ClassifierApp):
             if vectors is not None:
                 model.get_layer("embedding").set_weights([vectors.matrix])
             model.compile(
-                optimizer=clipped_optimizer("adam", plan.run.learning_rate, plan.run.clip_norm),
+                optimizer=GradientNormTracker(
+                    clipped_optimizer("adam", plan.run.learning_rate, plan.run.clip_norm)
+                ),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )

@@ -9,6 +9,7 @@ import seqcore
 from seqcore.training import (
     DEFAULT_CLIP_NORM,
     GradientNormLogger,
+    GradientNormTracker,
     TruncatedBPTT,
     clipped_optimizer,
 )
@@ -88,7 +89,7 @@ def test_clipped_optimizer_rejects_unknown_name():
 def test_grad_norm_equals_hand_computed_norm_for_one_batch_epoch():
     x, y = _data()
     model = _lstm_model()
-    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.compile(GradientNormTracker(keras.optimizers.SGD(0.1)), "mse")
     expected = _hand_norm(model, x, y)
     history = model.fit(
         x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[GradientNormLogger()]
@@ -99,7 +100,7 @@ def test_grad_norm_equals_hand_computed_norm_for_one_batch_epoch():
 def test_grad_norm_is_logged_before_clipping():
     x, y = _data()
     model = _lstm_model()
-    model.compile(keras.optimizers.Adam(0.01, global_clipnorm=1e-3), "mse")
+    model.compile(GradientNormTracker(keras.optimizers.Adam(0.01, global_clipnorm=1e-3)), "mse")
     expected = _hand_norm(model, x, y)
     assert expected > 0.1  # far above the clipping threshold
     history = model.fit(
@@ -111,7 +112,7 @@ def test_grad_norm_is_logged_before_clipping():
 def test_grad_norm_is_the_mean_over_the_epochs_batches():
     x, y = _data(batch=8)
     model = _lstm_model()
-    model.compile(keras.optimizers.SGD(0.0), "mse")  # weights stay put
+    model.compile(GradientNormTracker(keras.optimizers.SGD(0.0)), "mse")  # weights stay put
     expected = np.mean([_hand_norm(model, x[:4], y[:4]), _hand_norm(model, x[4:], y[4:])])
     history = model.fit(
         x, y, batch_size=4, epochs=2, verbose=0, shuffle=False, callbacks=[GradientNormLogger()]
@@ -122,7 +123,7 @@ def test_grad_norm_is_the_mean_over_the_epochs_batches():
 def test_grad_norm_after_an_earlier_fit_and_the_optimizer_is_restored():
     x, y = _data()
     model = _lstm_model()
-    optimizer = keras.optimizers.SGD(0.1)
+    optimizer = GradientNormTracker(keras.optimizers.SGD(0.1))
     model.compile(optimizer, "mse")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # train function already traced
     expected = _hand_norm(model, x, y)
@@ -138,7 +139,9 @@ def test_grad_norm_after_an_earlier_fit_and_the_optimizer_is_restored():
 def test_grad_norm_with_loss_scaling_is_unscaled():
     x, y = _data()
     model = _lstm_model()
-    model.compile(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1)), "mse")
+    model.compile(
+        GradientNormTracker(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1))), "mse"
+    )
     expected = _hand_norm(model, x, y)
     history = model.fit(
         x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[GradientNormLogger()]
@@ -411,7 +414,7 @@ def test_tbptt_logs_grad_norm_with_the_logger():
         [keras.Input((None, 2)), seqcore.SimpleRNN(2, return_sequences=True), keras.layers.Dense(1)]
     )
     trainer = TruncatedBPTT(model, k1=4)
-    trainer.compile(clipped_optimizer("sgd", 0.1), "mse")
+    trainer.compile(GradientNormTracker(clipped_optimizer("sgd", 0.1)), "mse")
     history = trainer.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[GradientNormLogger()])
     assert len(history.history["grad_norm"]) == 2
     assert all(value > 0 for value in history.history["grad_norm"])
@@ -434,14 +437,14 @@ import numpy as np, keras, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import seqcore
-from seqcore.training import GradientNormLogger
+from seqcore.training import GradientNormLogger, GradientNormTracker
 rng = np.random.default_rng(0)
 x = rng.standard_normal((8, 5, 2)).astype("float32")
 y = rng.standard_normal((8, 1)).astype("float32")
 with tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"]).scope():
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((5, 2)), seqcore.LSTM(3), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.compile(GradientNormTracker(keras.optimizers.SGD(0.1)), "mse")
 with tf.GradientTape() as tape:
     loss = keras.losses.MeanSquaredError()(y, model(x))
 expected = float(tf.linalg.global_norm(tape.gradient(loss, model.trainable_weights)))
@@ -461,3 +464,59 @@ def test_grad_norm_under_a_two_replica_strategy_is_the_whole_batch_norm():
     line = next(line for line in proc.stdout.splitlines() if line.startswith("NORMS"))
     expected, logged = (float(v) for v in line.split()[1:])
     assert logged == pytest.approx(expected, rel=1e-5)
+
+
+# GradientNormTracker
+
+
+def test_grad_norm_logger_names_the_tracker_it_needs():
+    x, y = _data()
+    model = _lstm_model()
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    with pytest.raises(
+        ValueError, match=r"GradientNormTracker\(optimizer\).*Received: optimizer SGD"
+    ):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientNormLogger()])
+
+
+def test_tracker_applies_the_same_updates_as_its_inner_optimizer():
+    x, y = _data()
+    plain, tracked = _lstm_model(), _lstm_model()
+    tracked.set_weights(plain.get_weights())
+    plain.compile(keras.optimizers.Adam(0.01, global_clipnorm=0.5), "mse")
+    tracked.compile(GradientNormTracker(keras.optimizers.Adam(0.01, global_clipnorm=0.5)), "mse")
+    for model in (plain, tracked):
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    for a, b in zip(plain.get_weights(), tracked.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert int(tracked.optimizer.iterations) == int(plain.optimizer.iterations) == 4
+    assert tracked.optimizer.updates_counted == 4
+
+
+def test_tracker_is_found_inside_keras_mixed_precision_wrapper():
+    from seqcore.training import find_tracker
+
+    tracker = GradientNormTracker("sgd")
+    wrapped = keras.optimizers.LossScaleOptimizer(tracker)
+    assert find_tracker(wrapped) is tracker
+    assert find_tracker(keras.optimizers.SGD()) is None
+
+
+def test_tracked_model_saves_and_loads_with_its_optimizer(tmp_path):
+    x, y = _data()
+    model = _lstm_model()
+    model.compile(GradientNormTracker(clipped_optimizer("adam", 0.01)), "mse")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.optimizer, GradientNormTracker)
+    assert loaded.optimizer.inner_optimizer.global_clipnorm == DEFAULT_CLIP_NORM
+    history = loaded.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientNormLogger()])
+    assert history.history["grad_norm"][0] > 0
+
+
+def test_tracker_rejects_options_meant_for_the_inner_optimizer():
+    with pytest.raises(ValueError, match="clipnorm"):
+        GradientNormTracker("adam", clipnorm=1.0)
+    with pytest.raises(ValueError, match="inner_optimizer"):
+        GradientNormTracker(3)
